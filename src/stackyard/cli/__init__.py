@@ -1,0 +1,1 @@
+"""The `stackyard` command line."""

@@ -1,0 +1,230 @@
+"""Client commands: thin wrappers over the REST API, printing JSON (or plain logs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from stackyard.settings import ClientSettings
+
+integration_app = typer.Typer(help="GitLab servers Stackyard talks to.", no_args_is_help=True)
+stack_app = typer.Typer(help="Stacks: repository + branch + folder of infrastructure code.", no_args_is_help=True)
+run_app = typer.Typer(help="Runs: list, show, logs, trigger, confirm, discard, cancel.", no_args_is_help=True)
+delivery_app = typer.Typer(help="Webhook deliveries GitLab sent, and what became of them.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(integration_app, name="integration")
+    app.add_typer(stack_app, name="stack")
+    app.add_typer(run_app, name="run")
+    app.add_typer(delivery_app, name="delivery")
+
+
+def call(method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
+         raw: bool = False) -> Any:
+    settings = ClientSettings()
+    if settings.token is None:
+        typer.echo("error: set STACKYARD_TOKEN (create one with `stackyard token create --name me`)", err=True)
+        raise typer.Exit(2)
+    headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
+    try:
+        response = httpx.request(method, settings.url.rstrip("/") + path, json=body, params=params,
+                                 headers=headers, timeout=60)
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: cannot reach Stackyard at {settings.url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        typer.echo(f"error {response.status_code}: {detail if isinstance(detail, str) else json.dumps(detail)}",
+                   err=True)
+        raise typer.Exit(1)
+    if raw:
+        return response.text
+    return response.json() if response.content else None
+
+
+def show(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=True))
+
+
+def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            typer.echo(f"error: {what} {pair!r} must look like NAME=value", err=True)
+            raise typer.Exit(2)
+        result[key] = value
+    return result
+
+
+@integration_app.command("create")
+def integration_create(
+    name: Annotated[str, typer.Option(help="Name used in the webhook URL.")],
+    api_url: Annotated[str, typer.Option(help="GitLab URL, e.g. https://gitlab.com")],
+    token: Annotated[str, typer.Option(help="Access token with the api scope ('-' reads it from stdin).")],
+) -> None:
+    """Link a GitLab server; prints the webhook URL and secret."""
+    if token == "-":
+        token = sys.stdin.readline().strip()
+    show(call("POST", "/api/v1/integrations", body={"kind": "gitlab", "name": name, "api_url": api_url,
+                                                     "token": token}))
+
+
+@integration_app.command("list")
+def integration_list() -> None:
+    show(call("GET", "/api/v1/integrations"))
+
+
+@integration_app.command("show")
+def integration_show(name: str) -> None:
+    show(call("GET", f"/api/v1/integrations/{name}"))
+
+
+@integration_app.command("delete")
+def integration_delete(name: str) -> None:
+    call("DELETE", f"/api/v1/integrations/{name}")
+    typer.echo(f"deleted integration {name}")
+
+
+@integration_app.command("check")
+def integration_check(name: str) -> None:
+    """Verify the token against GitLab: user, api scope, expiry."""
+    result = call("POST", f"/api/v1/integrations/{name}/check")
+    show(result)
+    if not result.get("ok"):
+        raise typer.Exit(1)
+
+
+@integration_app.command("rotate-secret")
+def integration_rotate(name: str) -> None:
+    show(call("POST", f"/api/v1/integrations/{name}/rotate-secret"))
+
+
+@integration_app.command("hooks")
+def integration_hooks(
+    name: str,
+    repair: Annotated[bool, typer.Option("--repair", help="Re-check and fix every project's hook.")] = False,
+) -> None:
+    """Show managed project hooks; --repair re-checks all projects."""
+    if repair:
+        show(call("POST", f"/api/v1/integrations/{name}/hooks/repair"))
+    else:
+        show(call("GET", f"/api/v1/integrations/{name}").get("hooks", []))
+
+
+@stack_app.command("create")
+def stack_create(
+    name: Annotated[str, typer.Option()],
+    integration: Annotated[str, typer.Option()],
+    repository: Annotated[str, typer.Option(help="GitLab project path (group/sub/project) or id.")],
+    vendor: Annotated[str, typer.Option(help="opentofu, terraform, ansible or commands.")] = "opentofu",
+    branch: Annotated[str, typer.Option(help="Tracked branch.")] = "main",
+    project_root: Annotated[str, typer.Option(help="Folder inside the repository.")] = "",
+    watch: Annotated[list[str] | None, typer.Option(help="Extra watched path (glob); repeatable.")] = None,
+    plan: Annotated[list[str] | None, typer.Option(help="Plan command (commands vendor); repeatable.")] = None,
+    apply: Annotated[list[str] | None, typer.Option(help="Apply command (commands vendor); repeatable.")] = None,
+    env: Annotated[list[str] | None, typer.Option(help="NAME=value environment variable; repeatable.")] = None,
+    secret: Annotated[list[str] | None, typer.Option(help="NAME=value secret variable; repeatable.")] = None,
+    autodeploy: Annotated[bool, typer.Option(help="Apply tracked runs without confirmation.")] = False,
+    allow_forks: Annotated[bool, typer.Option(help="Let merge requests from forks run.")] = False,
+    install_webhook: Annotated[bool, typer.Option(help="Install the project hook.")] = True,
+) -> None:
+    commands: dict[str, list[str]] = {}
+    if plan:
+        commands["plan"] = plan
+    if apply:
+        commands["apply"] = apply
+    show(call("POST", "/api/v1/stacks", body={
+        "name": name, "integration": integration, "repository": repository, "vendor": vendor,
+        "branch": branch, "project_root": project_root, "watched_paths": watch or [], "commands": commands,
+        "environment": parse_pairs(env or [], "--env"), "secrets": parse_pairs(secret or [], "--secret"),
+        "autodeploy": autodeploy, "allow_forks": allow_forks, "install_webhook": install_webhook,
+    }))
+
+
+@stack_app.command("list")
+def stack_list() -> None:
+    show(call("GET", "/api/v1/stacks"))
+
+
+@stack_app.command("show")
+def stack_show(name: str) -> None:
+    show(call("GET", f"/api/v1/stacks/{name}"))
+
+
+@stack_app.command("set")
+def stack_set(
+    name: str,
+    settings: Annotated[list[str], typer.Argument(help="field=JSON value, e.g. autodeploy=true branch='\"prod\"'")],
+) -> None:
+    """Change fields of a stack (values are JSON)."""
+    body: dict[str, Any] = {}
+    for key, value in parse_pairs(settings, "setting").items():
+        try:
+            body[key] = json.loads(value)
+        except ValueError:
+            body[key] = value
+    show(call("PATCH", f"/api/v1/stacks/{name}", body=body))
+
+
+@stack_app.command("delete")
+def stack_delete(name: str) -> None:
+    call("DELETE", f"/api/v1/stacks/{name}")
+    typer.echo(f"deleted stack {name}")
+
+
+@run_app.command("list")
+def run_list(stack: Annotated[str | None, typer.Option(help="Only this stack's runs.")] = None,
+             limit: int = 20) -> None:
+    path = f"/api/v1/stacks/{stack}/runs" if stack else "/api/v1/runs"
+    show(call("GET", path, params={"limit": limit}))
+
+
+@run_app.command("show")
+def run_show(run_id: int) -> None:
+    show(call("GET", f"/api/v1/runs/{run_id}"))
+
+
+@run_app.command("logs")
+def run_logs(run_id: int) -> None:
+    typer.echo(call("GET", f"/api/v1/runs/{run_id}/logs", raw=True), nl=False)
+
+
+@run_app.command("trigger")
+def run_trigger(
+    stack: str,
+    run_type: Annotated[str, typer.Option("--type", help="tracked or proposed")] = "tracked",
+    sha: Annotated[str | None, typer.Option(help="Commit (default: the tracked branch's head).")] = None,
+) -> None:
+    body: dict[str, Any] = {"type": run_type}
+    if sha:
+        body["sha"] = sha
+    show(call("POST", f"/api/v1/stacks/{stack}/runs", body=body))
+
+
+@run_app.command("confirm")
+def run_confirm(run_id: int) -> None:
+    show(call("POST", f"/api/v1/runs/{run_id}/confirm"))
+
+
+@run_app.command("discard")
+def run_discard(run_id: int) -> None:
+    show(call("POST", f"/api/v1/runs/{run_id}/discard"))
+
+
+@run_app.command("cancel")
+def run_cancel(run_id: int) -> None:
+    show(call("POST", f"/api/v1/runs/{run_id}/cancel"))
+
+
+@delivery_app.command("list")
+def delivery_list(limit: int = 20) -> None:
+    show(call("GET", "/api/v1/deliveries", params={"limit": limit}))

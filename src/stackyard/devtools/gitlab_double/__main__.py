@@ -1,0 +1,34 @@
+"""Serve a demo GitLab double with one user and one project: python -m stackyard.devtools.gitlab_double."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import threading
+from collections.abc import Sequence
+
+from . import GitLabDouble, serve_double
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stackyard.devtools.gitlab_double")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9999)
+    parser.add_argument("--token", default="glpat-demo")
+    parser.add_argument("--username", default="stackyard-bot")
+    parser.add_argument("--project", action="append", default=None, help="full path; repeatable")
+    args = parser.parse_args(argv)
+    double = GitLabDouble()
+    double.add_user(args.username, token=args.token, scopes=("api",))
+    for path in args.project or ["group/app"]:
+        project = double.add_project(path, files={"main.tf": 'terraform {}\n'})
+        print(f"project {project.id}: {path}", flush=True)
+    with serve_double(double, host=args.host, port=args.port) as base_url:
+        print(f"GitLab double at {base_url} (token {args.token}); Ctrl-C to stop", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Everything that knows GitLab: webhook payload models, the delivery parse table, GitLab quirks."""

@@ -1,0 +1,48 @@
+"""Structured logs (JSON when not a TTY) that never print tokens or secrets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SENSITIVE_KEY = re.compile(r"token|secret|password|authorization|private|cookie|key$", re.IGNORECASE)
+_SENSITIVE_VALUE = re.compile(r"(glpat-|gloas-|glptt-|sy_|whsec_)[A-Za-z0-9_\-+/=]+")
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop values under sensitive keys and token-shaped strings anywhere, whatever the caller logged."""
+    for key, value in list(event.items()):
+        if _SENSITIVE_KEY.search(key) and key not in {"event", "idempotency_key"}:
+            event[key] = "***"
+        elif isinstance(value, str):
+            event[key] = _SENSITIVE_VALUE.sub(r"\1***", value)
+    return event
+
+
+def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
+    json_output = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s", force=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

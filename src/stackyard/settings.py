@@ -1,0 +1,62 @@
+"""Configuration: the only place that reads the process environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a Stackyard process; names are fixed by SPEC.md (STACKYARD_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="STACKYARD_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path("./.stackyard")
+    database_url: str = ""
+    queue_url: str = ""
+    secret_key: SecretStr | None = None
+    public_url: str = "http://127.0.0.1:8080"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    queue_name: str = "stackyard"
+    # GitLab never sends more than 25 MB (GITLAB.md A7), so anything larger is not GitLab.
+    webhook_max_body: int = 25 * 1024 * 1024
+    # Standard Webhooks asks receivers to refuse timestamps further than ~5 minutes away (GITLAB.md A4).
+    webhook_signature_tolerance: int = 300
+    worker_threads: int = 4
+    run_timeout: int = 3600
+    run_log_limit: int = 5 * 1024 * 1024
+    heartbeat_interval: float = 5.0
+    heartbeat_timeout: float = 60.0
+    gitlab_timeout: float = 15.0
+    session_max_age: int = 12 * 3600
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        """Empty URLs mean the embedded defaults inside the data dir (SPEC.md, Configuration)."""
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'stackyard.db'}")
+        if not self.queue_url:
+            object.__setattr__(self, "queue_url", f"sqlite:///{self.data_dir / 'queue.db'}")
+        object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        return self
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.data_dir / "workspaces"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+class ClientSettings(BaseSettings):
+    """Where the CLI's client commands send requests, and as whom (STACKYARD_URL, STACKYARD_TOKEN)."""
+
+    model_config = SettingsConfigDict(env_prefix="STACKYARD_", frozen=True, extra="ignore")
+
+    url: str = "http://127.0.0.1:8080"
+    token: SecretStr | None = None

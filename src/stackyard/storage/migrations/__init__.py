@@ -1,0 +1,1 @@
+"""Alembic migrations, applied by `stackyard db upgrade` and on `stackyard serve`."""

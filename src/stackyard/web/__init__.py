@@ -1,0 +1,1 @@
+"""The HTTP adapter: REST API, webhook endpoint and server-rendered pages."""

@@ -1,0 +1,69 @@
+"""Integrations over the API: GitLab servers, their webhook secret and token health."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from stackyard.services import hooks as hook_service
+from stackyard.services import integrations as service
+from stackyard.storage.tables import Integration, ManagedHook
+from stackyard.web.deps import CurrentPrincipal, PlatformDep, SessionDep
+
+router = APIRouter(prefix="/integrations", tags=["integrations"])
+
+
+class IntegrationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = "gitlab"
+    name: str = Field(min_length=1, max_length=100)
+    api_url: str = Field(min_length=1, max_length=500)
+    token: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("", status_code=201)
+def create_integration(body: IntegrationCreate, platform: PlatformDep) -> dict[str, Any]:
+    row = service.create_integration(
+        platform, name=body.name, kind=body.kind, api_url=body.api_url, token=body.token
+    )
+    return service.describe_integration(platform, row, admin=True)
+
+
+@router.get("")
+def list_integrations(platform: PlatformDep, session: SessionDep, who: CurrentPrincipal) -> dict[str, Any]:
+    rows = session.scalars(select(Integration).order_by(Integration.id.desc()))
+    return {"items": [service.describe_integration(platform, r, admin=who.is_admin) for r in rows], "next": None}
+
+
+@router.get("/{name}")
+def read_integration(name: str, platform: PlatformDep, session: SessionDep, who: CurrentPrincipal) -> dict[str, Any]:
+    row = service.get_integration(session, name)
+    hooks = list(session.scalars(select(ManagedHook).where(ManagedHook.integration_id == row.id)))
+    return service.describe_integration(platform, row, admin=who.is_admin, hooks=hooks)
+
+
+@router.delete("/{name}", status_code=204)
+def delete_integration(name: str, platform: PlatformDep) -> None:
+    service.delete_integration(platform, name)
+
+
+@router.post("/{name}/rotate-secret")
+def rotate_secret(name: str, platform: PlatformDep) -> dict[str, Any]:
+    row = service.rotate_secret(platform, name)
+    return service.describe_integration(platform, row, admin=True)
+
+
+@router.post("/{name}/check")
+async def check(name: str, platform: PlatformDep) -> dict[str, Any]:
+    return asdict(await asyncio.to_thread(service.check_integration, platform, name))
+
+
+@router.post("/{name}/hooks/repair")
+async def repair_hooks(name: str, platform: PlatformDep) -> dict[str, Any]:
+    outcomes = await asyncio.to_thread(hook_service.repair_hooks, platform, name)
+    return {"items": [asdict(o) for o in outcomes], "next": None}

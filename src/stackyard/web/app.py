@@ -1,0 +1,26 @@
+"""Assembling the FastAPI application from its routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from stackyard.bootstrap import Platform
+from stackyard.web import health
+from stackyard.web.api import router as api_router
+from stackyard.web.errors import install_error_handlers
+from stackyard.web.metrics import Metrics, MetricsMiddleware
+
+
+def build_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="Stackyard",
+        version="0.1.0",
+        description="Self-hosted GitOps for infrastructure code on GitLab.",
+    )
+    app.state.platform = platform
+    app.state.metrics = Metrics(platform)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
