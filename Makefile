@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := postgresql redis-server
 # Tests that talk to the database or the queue: run a second time on PostgreSQL + Redis.
-BACKEND_TESTS := tests/web tests/storage tests/cli
+BACKEND_TESTS := tests/web tests/storage tests/cli tests/flows
 
 .PHONY: run test lint system-packages clean
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from stackyard.bootstrap import Platform
-from stackyard.web import health
+from stackyard.web import health, webhooks
 from stackyard.web.api import router as api_router
 from stackyard.web.errors import install_error_handlers
 from stackyard.web.metrics import Metrics, MetricsMiddleware
@@ -22,5 +22,6 @@ def build_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(webhooks.router)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

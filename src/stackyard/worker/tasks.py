@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
@@ -13,7 +14,17 @@ if TYPE_CHECKING:
 class Tasks:
     """Enqueue functions; call them only after the transaction that made the work has committed."""
 
+    process_deliveries: Callable[[list[int]], Any]
+
 
 def register_tasks(platform: Platform) -> Tasks:
     """Registers this process's tasks on its Huey instance (same names in the web and worker processes)."""
-    return Tasks()
+    huey = platform.huey
+
+    @huey.task(name="process_deliveries", retries=3, retry_delay=10)
+    def process_deliveries(delivery_ids: list[int]) -> None:
+        from stackyard.services.deliveries import process_deliveries as run
+
+        run(platform, delivery_ids)
+
+    return Tasks(process_deliveries=process_deliveries)

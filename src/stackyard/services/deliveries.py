@@ -1,0 +1,121 @@
+"""What happens to a stored delivery in the worker: parse, route to stacks, create runs, record why."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stackyard.core.events import IgnoredEvent
+from stackyard.core.ports import ForgeError
+from stackyard.core.runs import RunState
+from stackyard.core.triggers import CompareQuery, RunRequest, decide, route
+from stackyard.gitlab.parse import parse_delivery
+from stackyard.logs import get_logger
+from stackyard.services.integrations import forge_for
+from stackyard.services.stacks import spec_of
+from stackyard.storage.tables import Delivery, DeliveryRun, Integration, Run, Stack, utcnow
+
+if TYPE_CHECKING:
+    from stackyard.bootstrap import Platform
+
+log = get_logger(__name__)
+
+
+def process_deliveries(platform: Platform, delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        process_delivery(platform, delivery_id)
+
+
+def process_delivery(platform: Platform, delivery_id: int) -> list[int]:
+    """Idempotent: a delivery already processed (e.g. re-enqueued by the sweeper) is left alone."""
+    with platform.sessions() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or delivery.state != "received":
+            return []
+        integration = session.get(Integration, delivery.integration_id)
+        assert integration is not None
+        stacks = list(session.scalars(select(Stack).where(Stack.integration_id == integration.id)))
+        specs = [spec_of(s, integration.name) for s in stacks]
+        body = orjson.loads(delivery.body)
+        event = parse_delivery(delivery.event or None, body)
+    if isinstance(event, IgnoredEvent):
+        _finish(platform, delivery_id, outcome=event.reason, requests=[])
+        return []
+    routing = route(event, specs)
+    paths = None
+    if routing.candidates and routing.paths_query is not None:
+        forge = forge_for(platform, integration)
+        query = routing.paths_query
+        try:
+            if isinstance(query, CompareQuery):
+                paths = forge.changed_paths(query.project_id, query.from_sha, query.to_sha)
+            else:
+                paths = forge.merge_request_changed_paths(query.project_id, query.iid)
+        except ForgeError as exc:
+            # Without the changed files we cannot know which stacks care; run them all rather than miss one.
+            log.warning("changed paths unavailable", delivery=delivery_id, error=str(exc))
+    requests, outcome = decide(event, routing, paths)
+    return _finish(platform, delivery_id, outcome=outcome, requests=requests)
+
+
+def _finish(platform: Platform, delivery_id: int, *, outcome: str, requests: list[RunRequest]) -> list[int]:
+    run_ids: list[int] = []
+    with platform.sessions.begin() as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        for request in requests:
+            if request.blocked_reason:
+                continue
+            run_id = _ensure_run(session, delivery.integration_id, request)
+            if run_id is not None:
+                run_ids.append(run_id)
+                session.merge(DeliveryRun(delivery_id=delivery_id, run_id=run_id))
+        delivery.state = "processed"
+        delivery.outcome = outcome
+        delivery.processed_at = utcnow()
+    return run_ids
+
+
+def _ensure_run(session: Session, integration_id: int, request: RunRequest) -> int | None:
+    """Runs are unique on (stack, commit, type): a push and the merge request update it causes share one."""
+    stack = session.scalar(
+        select(Stack).where(Stack.integration_id == integration_id, Stack.name == request.stack)
+    )
+    if stack is None:
+        return None
+    existing = session.scalar(
+        select(Run.id).where(
+            Run.stack_id == stack.id, Run.commit_sha == request.commit_sha, Run.type == str(request.type)
+        )
+    )
+    if existing is not None:
+        return existing
+    with session.begin_nested():
+        run = Run(
+            stack_id=stack.id,
+            type=str(request.type),
+            state=str(RunState.QUEUED),
+            trigger=str(request.trigger),
+            commit_sha=request.commit_sha,
+            ref=request.ref,
+            merge_request_iid=request.merge_request_iid,
+            from_fork=request.from_fork,
+        )
+        session.add(run)
+    return run.id
+
+
+def describe_delivery(row: Delivery, integration_name: str, run_ids: list[int]) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "integration": integration_name,
+        "event": row.event,
+        "idempotency_key": row.idempotency_key,
+        "received_at": row.received_at.isoformat(),
+        "state": row.state,
+        "outcome": row.outcome,
+        "runs": run_ids,
+    }
