@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from huey import crontab
+
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
 
@@ -15,6 +17,7 @@ class Tasks:
     """Enqueue functions; call them only after the transaction that made the work has committed."""
 
     process_deliveries: Callable[[list[int]], Any]
+    sweep: Callable[[], Any]
 
 
 def register_tasks(platform: Platform) -> Tasks:
@@ -27,4 +30,10 @@ def register_tasks(platform: Platform) -> Tasks:
 
         run(platform, delivery_ids)
 
-    return Tasks(process_deliveries=process_deliveries)
+    @huey.periodic_task(crontab(minute="*"), name="sweep")
+    def sweep() -> None:
+        from stackyard.services.sweep import requeue_stale_deliveries
+
+        requeue_stale_deliveries(platform)
+
+    return Tasks(process_deliveries=process_deliveries, sweep=sweep)
