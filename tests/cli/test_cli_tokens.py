@@ -35,5 +35,5 @@ def test_token_create_rejects_unknown_role(tmp_path: Path, monkeypatch: pytest.M
 def test_help_explains_commands() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("serve", "worker", "db", "token", "integration", "stack", "run"):
+    for command in ("serve", "worker", "db", "token", "integration", "stack", "delivery"):
         assert command in result.output

@@ -13,14 +13,12 @@ from stackyard.settings import ClientSettings
 
 integration_app = typer.Typer(help="GitLab servers Stackyard talks to.", no_args_is_help=True)
 stack_app = typer.Typer(help="Stacks: repository + branch + folder of infrastructure code.", no_args_is_help=True)
-run_app = typer.Typer(help="Runs: list, show, logs, trigger, confirm, discard, cancel.", no_args_is_help=True)
 delivery_app = typer.Typer(help="Webhook deliveries GitLab sent, and what became of them.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(integration_app, name="integration")
     app.add_typer(stack_app, name="stack")
-    app.add_typer(run_app, name="run")
     app.add_typer(delivery_app, name="delivery")
 
 
@@ -179,50 +177,6 @@ def stack_set(
 def stack_delete(name: str) -> None:
     call("DELETE", f"/api/v1/stacks/{name}")
     typer.echo(f"deleted stack {name}")
-
-
-@run_app.command("list")
-def run_list(stack: Annotated[str | None, typer.Option(help="Only this stack's runs.")] = None,
-             limit: int = 20) -> None:
-    path = f"/api/v1/stacks/{stack}/runs" if stack else "/api/v1/runs"
-    show(call("GET", path, params={"limit": limit}))
-
-
-@run_app.command("show")
-def run_show(run_id: int) -> None:
-    show(call("GET", f"/api/v1/runs/{run_id}"))
-
-
-@run_app.command("logs")
-def run_logs(run_id: int) -> None:
-    typer.echo(call("GET", f"/api/v1/runs/{run_id}/logs", raw=True), nl=False)
-
-
-@run_app.command("trigger")
-def run_trigger(
-    stack: str,
-    run_type: Annotated[str, typer.Option("--type", help="tracked or proposed")] = "tracked",
-    sha: Annotated[str | None, typer.Option(help="Commit (default: the tracked branch's head).")] = None,
-) -> None:
-    body: dict[str, Any] = {"type": run_type}
-    if sha:
-        body["sha"] = sha
-    show(call("POST", f"/api/v1/stacks/{stack}/runs", body=body))
-
-
-@run_app.command("confirm")
-def run_confirm(run_id: int) -> None:
-    show(call("POST", f"/api/v1/runs/{run_id}/confirm"))
-
-
-@run_app.command("discard")
-def run_discard(run_id: int) -> None:
-    show(call("POST", f"/api/v1/runs/{run_id}/discard"))
-
-
-@run_app.command("cancel")
-def run_cancel(run_id: int) -> None:
-    show(call("POST", f"/api/v1/runs/{run_id}/cancel"))
 
 
 @delivery_app.command("list")
