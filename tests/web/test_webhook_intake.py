@@ -102,3 +102,17 @@ def test_arbitrary_input_never_5xx(client: TestClient, secret: str, body: bytes,
         headers["X-Gitlab-Token"] = secret
     response = client.post("/webhooks/gitlab/gl", content=body, headers=headers)
     assert response.status_code < 500
+
+
+def test_rotated_secret_is_accepted_at_once(client: TestClient, secret: str, admin: dict[str, str]) -> None:
+    assert post(client, b'{"a": 1}', token=secret) == 202
+    rotated = client.post("/api/v1/integrations/gl/rotate-secret", headers=admin).json()["webhook_secret"]
+    assert post(client, b'{"a": 2}', token=rotated) == 202
+
+
+def test_integration_created_after_a_404_is_found(client: TestClient, admin: dict[str, str]) -> None:
+    assert client.post("/webhooks/gitlab/later", content=b"{}", headers={"X-Gitlab-Token": "x"}).status_code == 404
+    body = {"kind": "gitlab", "name": "later", "api_url": "https://gitlab.example.com", "token": "glpat-x"}
+    created = client.post("/api/v1/integrations", headers=admin, json=body).json()["webhook_secret"]
+    response = client.post("/webhooks/gitlab/later", content=b"{}", headers={"X-Gitlab-Token": created})
+    assert response.status_code == 202

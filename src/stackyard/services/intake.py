@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from stackyard.services.hooks import accepted_secrets
-from stackyard.storage.tables import Delivery, Integration
+from stackyard.storage.tables import Delivery
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
@@ -38,16 +36,6 @@ def delivery_key(headers: dict[str, str], body: bytes) -> str:
     if key and len(key) <= 100:
         return key
     return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def token_matches(platform: Platform, integration: Integration, token: str | None) -> bool:
-    if not token:
-        return False
-    matched = False
-    for secret in accepted_secrets(platform, integration):
-        # Compare against every secret so timing does not tell which one (or how many) exist.
-        matched |= hmac.compare_digest(secret.encode(), token.encode())
-    return matched
 
 
 def store_delivery(platform: Platform, *, integration_id: int, headers: dict[str, str], body: bytes) -> Accepted:

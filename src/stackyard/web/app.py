@@ -9,6 +9,7 @@ from stackyard.web import health, webhooks
 from stackyard.web.api import router as api_router
 from stackyard.web.errors import install_error_handlers
 from stackyard.web.metrics import Metrics, MetricsMiddleware
+from stackyard.web.webhook_secrets import WebhookSecrets
 
 
 def build_app(platform: Platform) -> FastAPI:
@@ -19,6 +20,7 @@ def build_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     app.state.metrics = Metrics(platform)
+    app.state.webhook_secrets = WebhookSecrets(platform)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)

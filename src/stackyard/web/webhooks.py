@@ -7,11 +7,10 @@ import asyncio
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from stackyard.bootstrap import Platform
-from stackyard.services.intake import store_delivery, token_matches
-from stackyard.storage.tables import Integration
+from stackyard.services.intake import store_delivery
+from stackyard.web.webhook_secrets import WebhookSecrets, matches
 
 router = APIRouter(tags=["webhooks"])
 
@@ -34,25 +33,25 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _integration(platform: Platform, name: str) -> Integration | None:
-    with platform.sessions() as session:
-        return session.scalar(select(Integration).where(Integration.name == name))
-
-
 @router.post("/webhooks/gitlab/{name}", include_in_schema=True)
 async def receive(name: str, request: Request) -> JSONResponse:
     """202 new delivery (kept durably), 200 already seen, 401 bad token, 404 unknown integration."""
     platform: Platform = request.app.state.platform
-    integration = await asyncio.to_thread(_integration, platform, name)
-    if integration is None:
+    cache: WebhookSecrets = request.app.state.webhook_secrets
+    entry = cache.cached(name) or await asyncio.to_thread(cache.load, name)
+    if entry is None:
         return JSONResponse({"detail": f"no integration named {name!r}"}, status_code=404)
     try:
         body = await _read_body(request, platform.settings.webhook_max_body)
     except _TooLarge:
         return JSONResponse({"detail": "body over the size limit"}, status_code=413)
     headers = {k.lower(): v for k, v in request.headers.items()}
-    if not await asyncio.to_thread(token_matches, platform, integration, headers.get("x-gitlab-token")):
-        return JSONResponse({"detail": "missing or wrong X-Gitlab-Token"}, status_code=401)
+    token = headers.get("x-gitlab-token")
+    if not matches(entry, token):
+        # A secret created since the cache was filled (a hook just installed) must still be accepted.
+        entry = await asyncio.to_thread(cache.load, name)
+        if entry is None or not matches(entry, token):
+            return JSONResponse({"detail": "missing or wrong X-Gitlab-Token"}, status_code=401)
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -60,7 +59,7 @@ async def receive(name: str, request: Request) -> JSONResponse:
     if not isinstance(parsed, dict):
         return JSONResponse({"detail": "body is not a JSON object"}, status_code=400)
     accepted = await asyncio.to_thread(
-        store_delivery, platform, integration_id=integration.id, headers=headers, body=body
+        store_delivery, platform, integration_id=entry.integration_id, headers=headers, body=body
     )
     if accepted.new:
         return JSONResponse({"delivery": accepted.delivery_id, "status": "accepted"}, status_code=202)
