@@ -116,3 +116,13 @@ def test_integration_created_after_a_404_is_found(client: TestClient, admin: dic
     created = client.post("/api/v1/integrations", headers=admin, json=body).json()["webhook_secret"]
     response = client.post("/webhooks/gitlab/later", content=b"{}", headers={"X-Gitlab-Token": created})
     assert response.status_code == 202
+
+
+def test_deliveries_list_pages_newest_first(client: TestClient, secret: str, admin: dict[str, str]) -> None:
+    for n in range(3):
+        assert post(client, f'{{"n": {n}}}'.encode(), token=secret) == 202
+    first = client.get("/api/v1/deliveries?limit=2", headers=admin).json()
+    assert [d["id"] for d in first["items"]] == [3, 2]
+    second = client.get(f"/api/v1/deliveries?limit=2&cursor={first['next']}", headers=admin).json()
+    assert [d["id"] for d in second["items"]] == [1]
+    assert second["next"] is None

@@ -39,10 +39,11 @@ def process_delivery(platform: Platform, delivery_id: int) -> list[int]:
         assert integration is not None
         stacks = list(session.scalars(select(Stack).where(Stack.integration_id == integration.id)))
         specs = [spec_of(s, integration.name) for s in stacks]
+        stack_ids = {s.name: s.id for s in stacks}
         body = orjson.loads(delivery.body)
         event = parse_delivery(delivery.event or None, body)
     if isinstance(event, IgnoredEvent):
-        _finish(platform, delivery_id, outcome=event.reason, requests=[])
+        _finish(platform, delivery_id, outcome=event.reason, requests=[], stack_ids={})
         return []
     routing = route(event, specs)
     paths = None
@@ -58,10 +59,12 @@ def process_delivery(platform: Platform, delivery_id: int) -> list[int]:
             # Without the changed files we cannot know which stacks care; run them all rather than miss one.
             log.warning("changed paths unavailable", delivery=delivery_id, error=str(exc))
     requests, outcome = decide(event, routing, paths)
-    return _finish(platform, delivery_id, outcome=outcome, requests=requests)
+    return _finish(platform, delivery_id, outcome=outcome, requests=requests, stack_ids=stack_ids)
 
 
-def _finish(platform: Platform, delivery_id: int, *, outcome: str, requests: list[RunRequest]) -> list[int]:
+def _finish(
+    platform: Platform, delivery_id: int, *, outcome: str, requests: list[RunRequest], stack_ids: dict[str, int]
+) -> list[int]:
     run_ids: list[int] = []
     with platform.sessions.begin() as session:
         delivery = session.get(Delivery, delivery_id)
@@ -69,33 +72,29 @@ def _finish(platform: Platform, delivery_id: int, *, outcome: str, requests: lis
         for request in requests:
             if request.blocked_reason:
                 continue
-            run_id = _ensure_run(session, delivery.integration_id, request)
-            if run_id is not None:
-                run_ids.append(run_id)
-                session.merge(DeliveryRun(delivery_id=delivery_id, run_id=run_id))
+            if request.stack not in stack_ids:
+                continue
+            run_id = _ensure_run(session, stack_ids[request.stack], request)
+            run_ids.append(run_id)
+            session.merge(DeliveryRun(delivery_id=delivery_id, run_id=run_id))
         delivery.state = "processed"
         delivery.outcome = outcome
         delivery.processed_at = utcnow()
     return run_ids
 
 
-def _ensure_run(session: Session, integration_id: int, request: RunRequest) -> int | None:
+def _ensure_run(session: Session, stack_id: int, request: RunRequest) -> int:
     """Runs are unique on (stack, commit, type): a push and the merge request update it causes share one."""
-    stack = session.scalar(
-        select(Stack).where(Stack.integration_id == integration_id, Stack.name == request.stack)
-    )
-    if stack is None:
-        return None
     existing = session.scalar(
         select(Run.id).where(
-            Run.stack_id == stack.id, Run.commit_sha == request.commit_sha, Run.type == str(request.type)
+            Run.stack_id == stack_id, Run.commit_sha == request.commit_sha, Run.type == str(request.type)
         )
     )
     if existing is not None:
         return existing
     with session.begin_nested():
         run = Run(
-            stack_id=stack.id,
+            stack_id=stack_id,
             type=str(request.type),
             state=str(RunState.QUEUED),
             trigger=str(request.trigger),

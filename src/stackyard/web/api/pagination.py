@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Query
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from stackyard.core.errors import Invalid
 
@@ -20,8 +22,15 @@ def parse_cursor(cursor: str | None) -> int | None:
     return int(cursor)
 
 
-def page(items: list[Any], *, limit: int, id_of: Any) -> dict[str, Any]:
-    """Callers fetch limit+1 rows; the extra one only tells whether there is a next page."""
-    has_more = len(items) > limit
-    items = items[:limit]
-    return {"items": items, "next": str(id_of(items[-1])) if has_more and items else None}
+def newest_first(
+    session: Session, query: Select[Any], id_column: InstrumentedAttribute[int], *, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
+    """One page of rows and the cursor of the next; one extra row is fetched only to know whether it exists."""
+    query = query.order_by(id_column.desc()).limit(limit + 1)
+    before = parse_cursor(cursor)
+    if before is not None:
+        query = query.where(id_column < before)
+    rows = list(session.scalars(query))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1].id) if has_more and rows else None)

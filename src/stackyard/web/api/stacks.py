@@ -11,16 +11,10 @@ from sqlalchemy import select
 
 from stackyard.services import stacks as service
 from stackyard.storage.tables import Integration, Stack
-from stackyard.web.api.pagination import LimitParam, page, parse_cursor
+from stackyard.web.api.pagination import LimitParam, newest_first
 from stackyard.web.deps import PlatformDep, SessionDep
 
 router = APIRouter(prefix="/stacks", tags=["stacks"])
-
-
-class Commands(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    plan: list[str] = Field(default_factory=list)
-    apply: list[str] = Field(default_factory=list)
 
 
 class StackCreate(BaseModel):
@@ -62,15 +56,11 @@ def _integration_names(session: Any) -> dict[int, str]:
 
 @router.get("")
 def list_stacks(session: SessionDep, limit: LimitParam = 100, cursor: str | None = None) -> dict[str, Any]:
-    query = select(Stack).where(Stack.kind == "stack").order_by(Stack.id.desc()).limit(limit + 1)
-    before = parse_cursor(cursor)
-    if before is not None:
-        query = query.where(Stack.id < before)
-    rows = list(session.scalars(query))
+    rows, next_cursor = newest_first(
+        session, select(Stack).where(Stack.kind == "stack"), Stack.id, limit=limit, cursor=cursor
+    )
     names = _integration_names(session)
-    result = page(rows, limit=limit, id_of=lambda r: r.id)
-    result["items"] = [service.describe_stack(r, names[r.integration_id]) for r in result["items"]]
-    return result
+    return {"items": [service.describe_stack(r, names[r.integration_id]) for r in rows], "next": next_cursor}
 
 
 @router.post("", status_code=201)
