@@ -81,6 +81,10 @@ class Integration(Base):
     token_problems: Mapped[list[Any]] = mapped_column(default=list)
     checked_at: Mapped[datetime | None]
     feedback_problem: Mapped[str | None] = mapped_column(Text)
+    # Standard Webhooks signing token (`whsec_…`) for hooks the user installed by hand (GitLab 19.0+).
+    signing_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Set when GitLab answers 401 to the token; cleared by the next successful call or check.
+    token_failing_since: Mapped[datetime | None]
 
 
 class ManagedHook(Base):
@@ -94,6 +98,8 @@ class ManagedHook(Base):
     project_path: Mapped[str] = mapped_column(String(500), default="")
     hook_id: Mapped[int | None] = mapped_column(BigInteger)
     secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    # The signing token Stackyard gave this hook (GitLab 19.0+ ignores it where unsupported).
+    signing_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -121,6 +127,8 @@ class Stack(Base):
     secrets_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     secret_names: Mapped[list[Any]] = mapped_column(default=list)
     install_webhook: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Seconds a run's plan or apply may take; None means the server-wide default.
+    time_limit: Mapped[int | None] = mapped_column(Integer)
     namespace: Mapped[str | None] = mapped_column(String(100))
     provider: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -162,6 +170,9 @@ class Run(Base):
     summary_destroy: Mapped[int | None]
     plan_text: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    # The state a failed or canceled run was in when it stopped (planning or applying, say).
+    failed_during: Mapped[str | None] = mapped_column(String(20))
+    log_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None]
