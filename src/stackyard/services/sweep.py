@@ -34,3 +34,8 @@ def requeue_stale_deliveries(platform: Platform, *, older_than: timedelta = STAL
         log.info("requeueing deliveries", count=len(ids))
         platform.tasks.process_deliveries(ids)
     return ids
+
+
+def sweep(platform: Platform) -> None:
+    """The once-a-minute repair pass: lost delivery messages, then runs whose worker died."""
+    requeue_stale_deliveries(platform)

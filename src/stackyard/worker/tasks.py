@@ -17,6 +17,8 @@ class Tasks:
     """Enqueue functions; call them only after the transaction that made the work has committed."""
 
     process_deliveries: Callable[[list[int]], Any]
+    execute_run: Callable[[int], Any]
+    send_feedback: Callable[[], Any]
     sweep: Callable[[], Any]
 
 
@@ -30,10 +32,28 @@ def register_tasks(platform: Platform) -> Tasks:
 
         run(platform, delivery_ids)
 
+    # No retries: a run that fails is failed; one whose message was lost is re-dispatched by the sweeper.
+    @huey.task(name="execute_run")
+    def execute_run(run_id: int) -> None:
+        from stackyard.services.execution import execute_run as run
+
+        run(platform, run_id)
+
+    @huey.task(name="send_feedback")
+    def send_feedback() -> None:
+        from stackyard.services.feedback_sender import send_due_feedback
+
+        send_due_feedback(platform)
+
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
-        from stackyard.services.sweep import requeue_stale_deliveries
+        from stackyard.services.sweep import sweep as run
 
-        requeue_stale_deliveries(platform)
+        run(platform)
 
-    return Tasks(process_deliveries=process_deliveries, sweep=sweep)
+    return Tasks(
+        process_deliveries=process_deliveries,
+        execute_run=execute_run,
+        send_feedback=send_feedback,
+        sweep=sweep,
+    )
