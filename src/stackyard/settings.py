@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     heartbeat_interval: float = 5.0
     heartbeat_timeout: float = 60.0
     gitlab_timeout: float = 15.0
+    # Extra directories (':'-separated) put first on a run's PATH, e.g. where `tofu` is installed.
+    run_path: str = ""
     session_max_age: int = 12 * 3600
 
     @model_validator(mode="after")

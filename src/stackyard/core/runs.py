@@ -39,8 +39,9 @@ TERMINAL: frozenset[RunState] = frozenset(
 _S = RunState
 TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     _S.QUEUED: frozenset({_S.PREPARING, _S.CANCELED, _S.FAILED}),
-    _S.PREPARING: frozenset({_S.PLANNING, _S.CANCELED, _S.FAILED}),
-    _S.PLANNING: frozenset({_S.UNCONFIRMED, _S.CONFIRMED, _S.FINISHED, _S.CANCELED, _S.FAILED}),
+    # Back to QUEUED only when a worker shuts down mid-plan and hands the run back (nothing applied yet).
+    _S.PREPARING: frozenset({_S.PLANNING, _S.QUEUED, _S.CANCELED, _S.FAILED}),
+    _S.PLANNING: frozenset({_S.UNCONFIRMED, _S.CONFIRMED, _S.FINISHED, _S.QUEUED, _S.CANCELED, _S.FAILED}),
     _S.UNCONFIRMED: frozenset({_S.CONFIRMED, _S.DISCARDED, _S.CANCELED, _S.FAILED}),
     _S.CONFIRMED: frozenset({_S.APPLYING, _S.CANCELED, _S.FAILED}),
     _S.APPLYING: frozenset({_S.FINISHED, _S.FAILED, _S.CANCELED}),
@@ -61,6 +62,10 @@ class InvalidTransition(ValueError):
 def check_transition(current: RunState, wanted: RunState) -> None:
     if wanted not in TRANSITIONS[current]:
         raise InvalidTransition(current, wanted)
+
+
+# States in which a worker is executing the run (and keeps its heartbeat fresh).
+EXECUTING: frozenset[RunState] = frozenset({RunState.PREPARING, RunState.PLANNING, RunState.APPLYING})
 
 
 def is_terminal(state: RunState) -> bool:

@@ -370,6 +370,11 @@ class GitLabForge:
         with translated(f"move deployment {deployment_id} to {status}"):
             self._project(project_id).deployments.update(deployment_id, {"status": status})
 
+    def commit_sha(self, project_id: int, ref: str) -> str:
+        """The full SHA a branch, tag or short SHA points at now (manual runs name a branch)."""
+        with translated(f"find the commit of {ref}"):
+            return str(self._project(project_id).commits.get(ref).id)
+
     # --- archive ----------------------------------------------------------------------------
 
     def download_archive(self, project_id: int, sha: str, dest: Path) -> None:

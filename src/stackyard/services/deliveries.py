@@ -10,11 +10,14 @@ from sqlalchemy.orm import Session
 
 from stackyard.core.events import IgnoredEvent
 from stackyard.core.ports import ForgeError
-from stackyard.core.runs import RunState
+from stackyard.core.runs import RunState, RunType
+from stackyard.core.scheduling import RunView, superseded
 from stackyard.core.triggers import CompareQuery, RunRequest, decide, route
 from stackyard.gitlab.parse import parse_delivery
 from stackyard.logs import get_logger
+from stackyard.services.feedback import record_run_feedback
 from stackyard.services.integrations import forge_for
+from stackyard.services.run_changes import AfterCommit, change_state, dispatch, unit_of_work
 from stackyard.services.stacks import spec_of
 from stackyard.storage.tables import Delivery, DeliveryRun, Integration, Run, Stack, utcnow
 
@@ -66,7 +69,7 @@ def _finish(
     platform: Platform, delivery_id: int, *, outcome: str, requests: list[RunRequest], stack_ids: dict[str, int]
 ) -> list[int]:
     run_ids: list[int] = []
-    with platform.sessions.begin() as session:
+    with unit_of_work(platform) as (session, after):
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         for request in requests:
@@ -74,7 +77,7 @@ def _finish(
                 continue
             if request.stack not in stack_ids:
                 continue
-            run_id = _ensure_run(session, stack_ids[request.stack], request)
+            run_id = _ensure_run(session, platform, after, stack_ids[request.stack], request)
             run_ids.append(run_id)
             session.merge(DeliveryRun(delivery_id=delivery_id, run_id=run_id))
         delivery.state = "processed"
@@ -83,15 +86,20 @@ def _finish(
     return run_ids
 
 
-def _ensure_run(session: Session, stack_id: int, request: RunRequest) -> int:
+def _ensure_run(session: Session, platform: Platform, after: AfterCommit, stack_id: int, request: RunRequest) -> int:
     """Runs are unique on (stack, commit, type): a push and the merge request update it causes share one."""
     existing = session.scalar(
         select(Run.id).where(
-            Run.stack_id == stack_id, Run.commit_sha == request.commit_sha, Run.type == str(request.type)
+            Run.stack_id == stack_id,
+            Run.commit_sha == request.commit_sha,
+            Run.type == str(request.type),
+            Run.trigger != "manual",
         )
     )
     if existing is not None:
         return existing
+    stack = session.get(Stack, stack_id)
+    assert stack is not None
     with session.begin_nested():
         run = Run(
             stack_id=stack_id,
@@ -104,7 +112,29 @@ def _ensure_run(session: Session, stack_id: int, request: RunRequest) -> int:
             from_fork=request.from_fork,
         )
         session.add(run)
+    after.feedback |= record_run_feedback(session, platform, run, stack)
+    _cancel_superseded(session, platform, after, run, stack)
+    dispatch(session, after, stack_id)
     return run.id
+
+
+def _cancel_superseded(session: Session, platform: Platform, after: AfterCommit, new: Run, stack: Stack) -> None:
+    waiting = session.scalars(
+        select(Run).where(Run.stack_id == stack.id, Run.state == str(RunState.QUEUED), Run.id != new.id)
+    ).all()
+    views = {r.id: r for r in waiting}
+    for run_id in superseded(_view(new), [_view(r) for r in waiting]):
+        change_state(
+            session, platform, after, views[run_id], stack, RunState.CANCELED,
+            reason=f"superseded by run {new.id} for {new.commit_sha[:8]}",
+        )
+
+
+def _view(run: Run) -> RunView:
+    return RunView(
+        id=run.id, type=RunType(run.type), state=RunState(run.state), ref=run.ref,
+        merge_request_iid=run.merge_request_iid,
+    )
 
 
 def describe_delivery(row: Delivery, integration_name: str, run_ids: list[int]) -> dict[str, object]:

@@ -23,7 +23,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _RESERVED_ENV = frozenset({"PATH", "HOME", "LANG"})
 EDITABLE = (
     "branch", "project_root", "watched_paths", "vendor", "commands", "autodeploy", "allow_forks",
-    "report_untouched", "environment", "secrets", "install_webhook",
+    "report_untouched", "environment", "secrets", "install_webhook", "time_limit",
 )
 
 
@@ -102,6 +102,7 @@ def create_stack(platform: Platform, fields: dict[str, Any], *, kind: str = "sta
         secrets_encrypted=platform.box.encrypt(json.dumps(secrets_map)) if secrets_map else None,
         secret_names=sorted(secrets_map),
         install_webhook=bool(fields.get("install_webhook", True)),
+        time_limit=fields.get("time_limit"),
         namespace=fields.get("namespace"),
         provider=fields.get("provider"),
     )
@@ -186,6 +187,7 @@ def describe_stack(row: Stack, integration_name: str) -> dict[str, Any]:
         "environment": row.environment,
         "secrets": row.secret_names,
         "install_webhook": row.install_webhook,
+        "time_limit": row.time_limit,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -153,7 +154,17 @@ class Delivery(Base):
 class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        UniqueConstraint("stack_id", "commit_sha", "type", name="uq_runs_stack_commit_type"),
+        # However many deliveries describe one change, a stack gets one run per commit and type (SPEC);
+        # manual runs are exempt, so a person can plan the same commit again.
+        Index(
+            "uq_runs_stack_commit_type",
+            "stack_id",
+            "commit_sha",
+            "type",
+            unique=True,
+            sqlite_where=text("trigger != 'manual'"),
+            postgresql_where=text("trigger != 'manual'"),
+        ),
         Index("ix_runs_stack_state", "stack_id", "state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from stackyard.services import runs
 from stackyard.services import stacks as service
-from stackyard.storage.tables import Integration, Stack
+from stackyard.storage.tables import Integration, Run, Stack
 from stackyard.web.api.pagination import LimitParam, newest_first
 from stackyard.web.deps import PlatformDep, SessionDep
 
@@ -33,6 +34,7 @@ class StackCreate(BaseModel):
     environment: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict)
     install_webhook: bool = True
+    time_limit: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
 
 
 class StackPatch(BaseModel):
@@ -48,6 +50,13 @@ class StackPatch(BaseModel):
     environment: dict[str, str] | None = None
     secrets: dict[str, str | None] | None = None
     install_webhook: bool | None = None
+    time_limit: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+
+
+class RunTrigger(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str = "tracked"
+    sha: str | None = None
 
 
 def _integration_names(session: Any) -> dict[int, str]:
@@ -84,3 +93,22 @@ def patch_stack(name: str, body: StackPatch, platform: PlatformDep, session: Ses
 @router.delete("/{name}", status_code=204)
 def delete_stack(name: str, platform: PlatformDep) -> None:
     service.delete_stack(platform, name)
+
+
+@router.get("/{name}/runs")
+def list_stack_runs(
+    name: str, session: SessionDep, limit: LimitParam = 100, cursor: str | None = None
+) -> dict[str, Any]:
+    stack = service.get_stack(session, name)
+    rows, next_cursor = newest_first(
+        session, select(Run).where(Run.stack_id == stack.id), Run.id, limit=limit, cursor=cursor
+    )
+    return {"items": [runs.describe_run(r, stack) for r in rows], "next": next_cursor}
+
+
+@router.post("/{name}/runs", status_code=201)
+async def trigger_stack_run(name: str, body: RunTrigger, platform: PlatformDep) -> dict[str, Any]:
+    run_id = await asyncio.to_thread(runs.trigger_run, platform, name, run_type=body.type, sha=body.sha)
+    with platform.sessions() as session:
+        run = runs.get_run(session, run_id)
+        return runs.describe_run(run, service.get_stack(session, name))
