@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from stackyard.core.plans import PlanSummary
 from stackyard.runner.vendors import VENDORS
-from stackyard.runner.vendors.ansible import find_ansible_playbook
 from support.run_setup import RunSetupFactory
-
-pytestmark = pytest.mark.skipif(
-    find_ansible_playbook("") is None, reason="ansible-core is a dev dependency; install with .[dev]"
-)
 
 ANSIBLE = VENDORS["ansible"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from stackyard.core.runs import TERMINAL, RunState, RunType
 
@@ -17,6 +18,12 @@ class RunView:
     state: RunState
     ref: str
     merge_request_iid: int | None = None
+    # When the change arrived; ties (and unknowns) fall back to the id.
+    ordered_at: datetime | None = None
+
+    @property
+    def order(self) -> tuple[float, int]:
+        return (self.ordered_at.timestamp() if self.ordered_at else float("inf"), self.id)
 
 
 def startable(runs: Iterable[RunView]) -> list[int]:
@@ -24,19 +31,22 @@ def startable(runs: Iterable[RunView]) -> list[int]:
 
     Proposed and test runs only plan, so they run side by side. Tracked runs change real
     infrastructure: one stack applies one commit at a time, in the order the commits arrived
-    (run ids follow delivery order). A tracked run waiting for confirmation holds the line, so a
+    (`ordered_at`: when GitLab's delivery arrived). A tracked run waiting for confirmation holds the line, so a
     newer commit queues behind it instead of overtaking or being dropped.
     """
-    ordered = sorted(runs, key=lambda r: r.id)
+    ordered = sorted(runs, key=lambda r: r.order)
     ready = [r.id for r in ordered if r.type is not RunType.TRACKED and r.state is RunState.QUEUED]
     first_open = next((r for r in ordered if r.type is RunType.TRACKED and r.state not in TERMINAL), None)
     if first_open is not None and first_open.state is RunState.QUEUED:
         ready.append(first_open.id)
-    return sorted(ready)
+    return ready
 
 
 def superseded(new: RunView, runs: Sequence[RunView]) -> list[int]:
-    """Older proposed runs of the same merge request (or, outside one, the same branch) not yet started.
+    """Older proposed runs of the same branch or merge request that have not started.
+
+    Same branch counts even when only one side knows the merge request: GitLab's push event for a
+    merge request's branch often arrives before the merge request event, and carries no iid.
 
     Their plans would describe a commit nobody will merge any more. Runs that already started
     finish: killing a plan halfway helps no one and its log may still be read.
@@ -46,12 +56,8 @@ def superseded(new: RunView, runs: Sequence[RunView]) -> list[int]:
     return [
         r.id
         for r in runs
-        if r.id < new.id
+        if r.order < new.order
         and r.type is RunType.PROPOSED
         and r.state is RunState.QUEUED
-        and (
-            r.merge_request_iid == new.merge_request_iid
-            if new.merge_request_iid is not None
-            else (r.merge_request_iid is None and r.ref == new.ref)
-        )
+        and (r.ref == new.ref or (new.merge_request_iid is not None and r.merge_request_iid == new.merge_request_iid))
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import orjson
@@ -77,16 +78,29 @@ def _finish(
                 continue
             if request.stack not in stack_ids:
                 continue
-            run_id = _ensure_run(session, platform, after, stack_ids[request.stack], request)
+            run_id = _ensure_run(
+                session, platform, after, stack_ids[request.stack], request, arrived=delivery.received_at
+            )
             run_ids.append(run_id)
             session.merge(DeliveryRun(delivery_id=delivery_id, run_id=run_id))
         delivery.state = "processed"
         delivery.outcome = outcome
         delivery.processed_at = utcnow()
+        # Tracked runs of other stacks may have waited for this delivery to be processed (execution.py).
+        waiting = list(session.scalars(
+            select(Run.stack_id)
+            .join(Stack, Stack.id == Run.stack_id)
+            .where(Stack.integration_id == delivery.integration_id, Run.state == str(RunState.QUEUED))
+            .distinct()
+        ))
+        for stack_id in waiting:
+            dispatch(session, after, stack_id)
     return run_ids
 
 
-def _ensure_run(session: Session, platform: Platform, after: AfterCommit, stack_id: int, request: RunRequest) -> int:
+def _ensure_run(
+    session: Session, platform: Platform, after: AfterCommit, stack_id: int, request: RunRequest, *, arrived: datetime
+) -> int:
     """Runs are unique on (stack, commit, type): a push and the merge request update it causes share one."""
     existing = session.scalar(
         select(Run.id).where(
@@ -110,6 +124,7 @@ def _ensure_run(session: Session, platform: Platform, after: AfterCommit, stack_
             ref=request.ref,
             merge_request_iid=request.merge_request_iid,
             from_fork=request.from_fork,
+            ordered_at=arrived,
         )
         session.add(run)
     after.feedback |= record_run_feedback(session, platform, run, stack)
@@ -133,7 +148,7 @@ def _cancel_superseded(session: Session, platform: Platform, after: AfterCommit,
 def _view(run: Run) -> RunView:
     return RunView(
         id=run.id, type=RunType(run.type), state=RunState(run.state), ref=run.ref,
-        merge_request_iid=run.merge_request_iid,
+        merge_request_iid=run.merge_request_iid, ordered_at=run.ordered_at,
     )
 
 

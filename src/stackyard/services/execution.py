@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +28,14 @@ from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import change_state, dispatch, startable_runs, unit_of_work
 from stackyard.services.run_log import RunLogWriter
 from stackyard.services.stacks import stack_secrets
-from stackyard.storage.tables import Integration, Run, Stack, utcnow
+from stackyard.storage.tables import Delivery, Integration, Run, Stack, utcnow
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
 
 log = get_logger(__name__)
+
+DELIVERY_WAIT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ def _outcome(result: PlanResult | ApplyResult, job: Job, phase: str) -> tuple[Ru
 def _record_plan(platform: Platform, job: Job, result: PlanResult, writer: RunLogWriter) -> bool:
     """Stores the summary and plan; False when the plan did not succeed (the run has ended)."""
     state, reason = _outcome(result, job, "plan")
+    if state is RunState.FINISHED and result.summary is not None:
+        writer("stackyard", f"plan: {result.summary.format_short()}")
+    writer.flush()  # before the transaction below: SQLite has one writer at a time
     with unit_of_work(platform) as (session, after):
         run, stack = _load(session, job.run_id)
         if run.state != RunState.PLANNING:
@@ -185,8 +191,6 @@ def _record_plan(platform: Platform, job: Job, result: PlanResult, writer: RunLo
         run.plan_text = result.plan_text or None
         _set_summary(run, result.summary)
         if state is RunState.FINISHED:
-            if result.summary is not None:
-                writer("stackyard", f"plan: {result.summary.format_short()}")
             return True
         change_state(session, platform, after, run, stack, state, reason=reason)
     return False
@@ -240,6 +244,8 @@ def _context(
 
 
 def _claim(platform: Platform, run_id: int) -> Job | None:
+    if platform.stopping.is_set():
+        return None  # a worker on its way out starts nothing; the run stays queued for the next one
     with unit_of_work(platform) as (session, after):
         run = session.get(Run, run_id)
         if run is None:
@@ -251,6 +257,8 @@ def _claim(platform: Platform, run_id: int) -> Job | None:
         if run.state == RunState.QUEUED:
             if run.id not in startable_runs(session, stack.id):
                 return None
+            if run.type == RunType.TRACKED and _earlier_delivery_pending(session, stack.integration_id, run):
+                return None  # the delivery that finishes processing dispatches this stack again
             wanted, phase = RunState.PREPARING, "plan"
             run.started_at = utcnow()
         elif run.state == RunState.CONFIRMED:
@@ -282,6 +290,26 @@ def _claim(platform: Platform, run_id: int) -> Job | None:
             time_limit=stack.time_limit or platform.settings.run_timeout,
             phase=phase,
         )
+
+
+def _earlier_delivery_pending(session: Any, integration_id: int, run: Run) -> bool:
+    """Worker threads process deliveries side by side: an earlier push may not have its run yet.
+
+    A delivery stuck for longer than DELIVERY_WAIT (it failed every retry) no longer holds runs back.
+    """
+    if run.ordered_at is None:
+        return False
+    pending = session.scalar(
+        select(Delivery.id)
+        .where(
+            Delivery.integration_id == integration_id,
+            Delivery.state == "received",
+            Delivery.received_at < run.ordered_at,
+            Delivery.received_at > utcnow() - DELIVERY_WAIT,
+        )
+        .limit(1)
+    )
+    return pending is not None
 
 
 def _load(session: Any, run_id: int) -> tuple[Run, Stack]:

@@ -70,13 +70,18 @@ def change_state(
 
 def startable_runs(session: Session, stack_id: int) -> list[int]:
     rows = session.execute(
-        select(Run.id, Run.type, Run.state, Run.ref, Run.merge_request_iid).where(
+        select(Run.id, Run.type, Run.state, Run.ref, Run.merge_request_iid, Run.ordered_at).where(
             Run.stack_id == stack_id, Run.state.not_in([str(s) for s in TERMINAL])
         )
     ).all()
     return startable(
         RunView(
-            id=r.id, type=RunType(r.type), state=RunState(r.state), ref=r.ref, merge_request_iid=r.merge_request_iid
+            id=r.id,
+            type=RunType(r.type),
+            state=RunState(r.state),
+            ref=r.ref,
+            merge_request_iid=r.merge_request_iid,
+            ordered_at=r.ordered_at,
         )
         for r in rows
     )

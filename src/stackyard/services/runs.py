@@ -15,7 +15,7 @@ from stackyard.runner.workspace import WorkspaceCache
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import change_state, dispatch, unit_of_work
 from stackyard.services.stacks import get_stack
-from stackyard.storage.tables import Integration, Run, Stack
+from stackyard.storage.tables import Integration, Run, Stack, utcnow
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
@@ -97,6 +97,7 @@ def trigger_run(platform: Platform, stack_name: str, *, run_type: str, sha: str 
             trigger=str(Trigger.MANUAL),
             commit_sha=full_sha,
             ref=branch,
+            ordered_at=utcnow(),
         )
         session.add(run)
         session.flush()

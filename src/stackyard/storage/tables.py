@@ -189,6 +189,9 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None]
     log_bytes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Tracked runs apply in this order: when GitLab's delivery arrived (for manual runs: when asked).
+    # Run ids follow delivery *processing*, which several worker threads may do out of order.
+    ordered_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

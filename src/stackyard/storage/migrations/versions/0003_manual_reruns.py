@@ -1,4 +1,4 @@
-"""manual runs may repeat a commit
+"""manual runs may repeat a commit; runs keep the order their deliveries arrived in
 
 Revision ID: 0003
 Revises: 0002
@@ -20,6 +20,8 @@ _WHERE = sa.text("trigger != 'manual'")
 
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
+        batch.add_column(sa.Column("ordered_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("runs") as batch:
         batch.drop_constraint("uq_runs_stack_commit_type", type_="unique")
     op.create_index(
         "uq_runs_stack_commit_type",
@@ -35,3 +37,4 @@ def downgrade() -> None:
     op.drop_index("uq_runs_stack_commit_type", table_name="runs")
     with op.batch_alter_table("runs") as batch:
         batch.create_unique_constraint("uq_runs_stack_commit_type", ["stack_id", "commit_sha", "type"])
+        batch.drop_column("ordered_at")
