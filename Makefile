@@ -1,7 +1,7 @@
 # Stackyard: `make run` serves on http://127.0.0.1:8080; `make test` runs the whole suite.
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := postgresql redis-server
+DEBIAN_PACKAGES := postgresql redis-server chromium
 # Tests that talk to the database or the queue: run a second time on PostgreSQL + Redis.
 BACKEND_TESTS := tests/web tests/storage tests/cli tests/flows
 

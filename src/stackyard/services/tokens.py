@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from stackyard.core.errors import Conflict, Invalid, Unauthorized
@@ -56,6 +56,8 @@ def open_web_session(sessions: sessionmaker[Session], *, token: str, max_age: in
     session_id = secrets.token_urlsafe(32)
     with sessions.begin() as session:
         principal = authenticate(session, token)
+        # Expired sessions are useless; clearing them at sign-in keeps the table from growing forever.
+        session.execute(delete(WebSession).where(WebSession.expires_at < utcnow()))
         session.add(
             WebSession(
                 session_hash=hash_token(session_id),

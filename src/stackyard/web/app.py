@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from stackyard.bootstrap import Platform
-from stackyard.web import health, webhooks
+from stackyard.web import health, ui, webhooks
 from stackyard.web.api import router as api_router
 from stackyard.web.errors import install_error_handlers
 from stackyard.web.metrics import Metrics, MetricsMiddleware
@@ -25,5 +26,7 @@ def build_app(platform: Platform) -> FastAPI:
     app.include_router(health.router)
     app.include_router(api_router)
     app.include_router(webhooks.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
