@@ -171,3 +171,15 @@ def test_signing_in_clears_expired_sessions(client: TestClient, platform: Platfo
 def test_the_session_cookie_lets_the_page_script_read_the_log_api(client: TestClient, admin_token: str) -> None:
     sign_in(client, admin_token)
     assert client.get("/api/v1/stacks").status_code == 200
+
+
+def test_the_session_cookie_reads_the_api_but_never_writes_through_it(
+    client: TestClient, admin_token: str
+) -> None:
+    sign_in(client, admin_token)
+    assert client.get("/api/v1/runs").status_code == 200
+    # API writes carry no CSRF token, so a cookie alone must not make them (only a bearer token does).
+    refused = client.post("/api/v1/integrations/gl/rotate-secret")
+    assert refused.status_code == 401
+    assert client.post("/api/v1/integrations/gl/rotate-secret",
+                       headers={"Authorization": f"Bearer {admin_token}"}).status_code == 404

@@ -39,7 +39,9 @@ def get_principal(request: Request, platform: PlatformDep) -> Principal:
         if scheme.lower() == "bearer" and credentials.strip():
             return authenticate(session, credentials.strip())
         cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
+        # The UI's cookie opens the API for reading only (its log follower): API writes carry no CSRF
+        # token, so a page on a sibling site must not be able to make a signed-in browser send one.
+        if cookie and request.method not in WRITE_METHODS:
             return principal_for_session(session, cookie)
     raise Unauthorized("missing API token: send Authorization: Bearer <token>")
 
