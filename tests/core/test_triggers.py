@@ -29,6 +29,7 @@ from stackyard.core.triggers import (
     is_bot_username,
     plan_command,
     route,
+    untouched,
 )
 
 PROJECT = ProjectRef(id=12, path="platform/infra")
@@ -353,3 +354,23 @@ def test_decide_never_asks_twice_for_the_same_run(
     assert outcome
     assert {r.stack for r in requests} <= {s.name for s in routing.candidates}
     assert all(r.from_fork for r in requests if r.blocked_reason is not None)
+
+
+# --- untouched stacks (report_untouched) ---------------------------------------------------------
+
+def test_untouched_candidates_are_the_stacks_a_change_did_not_concern() -> None:
+    event = push("main", paths=frozenset({"infra/prod/main.tf"}))
+    routing = route(event, STACKS)
+    requests, _ = decide(event, routing, None)
+    assert [(r.stack, r.commit_sha, r.ref) for r in untouched(event, routing, requests)] == [("infra-dev", B, "main")]
+    merge = merge_request("open")
+    merge_routing = route(merge, STACKS)
+    merge_requests, _ = decide(merge, merge_routing, frozenset({"infra/dev/x.tf"}))
+    assert [r.stack for r in untouched(merge, merge_routing, merge_requests)] == ["infra-prod"]
+
+
+def test_deleted_branches_and_notes_leave_nothing_untouched() -> None:
+    deleted = push("main", after="0" * 40, paths=frozenset())
+    assert untouched(deleted, route(deleted, STACKS), []) == []
+    asked = note("stackyard plan")
+    assert untouched(asked, route(asked, STACKS), []) == []

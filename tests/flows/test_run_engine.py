@@ -224,3 +224,23 @@ def test_run_environment_holds_no_stackyard_settings_or_tokens(
     assert key and key not in logs
     body = json.dumps(client.get(f"/api/v1/runs/{run.id}", headers=admin).json())
     assert "hunter2" not in body
+
+
+def test_merge_request_from_a_fork_starts_nothing_and_says_why(
+    client: TestClient, admin: dict[str, str], platform: Platform, gitlab: tuple[GitLabDouble, str], tmp_path: Path
+) -> None:
+    double, base_url = gitlab
+    applied = tmp_path / "applied.txt"
+    commands_stack(client, admin, base_url, applied)
+    double.fork_project("infra/live", "mallory/live")
+    double.push("mallory/live", branch="evil", files={"app/main.sh": f"touch {applied}\n"}, deliver=False)
+    double.open_merge_request("infra/live", source_branch="evil", target_branch="main", title="t",
+                              source_project="mallory/live")
+    replay(client, double)
+    drain(platform)
+    [run] = run_rows(platform)
+    assert (run.state, run.reason, run.from_fork) == ("canceled", "merge requests from forks do not run on this stack",
+                                                      True)
+    assert run.started_at is None and not applied.exists()
+    logs = client.get(f"/api/v1/runs/{run.id}/logs", headers=admin).text
+    assert logs == ""

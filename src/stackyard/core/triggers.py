@@ -199,6 +199,21 @@ def decide(
     return list(requests.values()), _outcome(list(requests.values()))
 
 
+def untouched(event: Event, routing: Routing, requests: list[RunRequest]) -> list[RunRequest]:
+    """Candidate stacks a push or merge request did not touch, as the run each would have had.
+
+    Their commit gets a passing status when the stack asks for it (report_untouched), so projects
+    with "Pipelines must succeed" can still merge a change that concerns no stack.
+    """
+    if isinstance(event, PushEvent) and event.deleted:
+        return []
+    if not isinstance(event, PushEvent | MergeRequestEvent):
+        return []
+    asked = {r.stack for r in requests}
+    found = [_request(event, s) for s in routing.candidates if s.name not in asked]
+    return [r for r in found if r is not None and r.blocked_reason is None]
+
+
 def _ignores_paths(event: Event) -> bool:
     """A module version and a plan asked for by name run whatever the files changed."""
     if isinstance(event, TagPushEvent):

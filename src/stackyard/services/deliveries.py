@@ -74,8 +74,6 @@ def _finish(
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
         for request in requests:
-            if request.blocked_reason:
-                continue
             if request.stack not in stack_ids:
                 continue
             run_id = _ensure_run(
@@ -126,8 +124,15 @@ def _ensure_run(
             from_fork=request.from_fork,
             ordered_at=arrived,
         )
+        if request.blocked_reason:
+            # Kept as a run that never starts, so GitLab's status (and the run page) says why.
+            run.state = str(RunState.CANCELED)
+            run.reason = request.blocked_reason
+            run.finished_at = utcnow()
         session.add(run)
     after.feedback |= record_run_feedback(session, platform, run, stack)
+    if request.blocked_reason:
+        return run.id
     _cancel_superseded(session, platform, after, run, stack)
     dispatch(session, after, stack_id)
     return run.id
