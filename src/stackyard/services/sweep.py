@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from stackyard.logs import get_logger
+from stackyard.services.feedback_sender import send_due_feedback
 from stackyard.storage.tables import Delivery, utcnow
 
 if TYPE_CHECKING:
@@ -39,3 +40,4 @@ def requeue_stale_deliveries(platform: Platform, *, older_than: timedelta = STAL
 def sweep(platform: Platform) -> None:
     """The once-a-minute repair pass: lost delivery messages, then runs whose worker died."""
     requeue_stale_deliveries(platform)
+    send_due_feedback(platform)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stackyard.web.api import deliveries, integrations, stacks
+from stackyard.web.api import deliveries, feedback, integrations, stacks
 from stackyard.web.deps import require_principal
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
 router.include_router(integrations.router)
 router.include_router(stacks.router)
 router.include_router(deliveries.router)
+router.include_router(feedback.router)
