@@ -12,7 +12,9 @@ from stackyard.core.plans import PlanSummary
 from stackyard.core.reports import (
     COLLAPSE_AFTER_LINES,
     DESCRIPTION_LIMIT,
+    UNTOUCHED_DESCRIPTION,
     CommitStatusUpdate,
+    choose_status,
     comment_body,
     comment_marker,
     commit_status_for,
@@ -27,6 +29,8 @@ from stackyard.core.reports import (
     should_post,
     stack_url,
     status_name,
+    status_ref,
+    untouched_status,
 )
 from stackyard.core.runs import TERMINAL, TRANSITIONS, RunState, RunType
 
@@ -473,3 +477,46 @@ def test_comment_always_fits_and_keeps_the_fence_closed(plan: str, limit: int) -
         fence, content = fenced_block(text)
         assert plan.rstrip("\n").startswith(content.removesuffix("…"))
         assert not any(line.strip().startswith(fence) for line in content.split("\n"))
+
+
+# --- outbox decisions --------------------------------------------------------------------------
+
+
+def U(state: str, description: str = "") -> CommitStatusUpdate:
+    return CommitStatusUpdate(state=state, description=description or state)
+
+
+def test_choose_status_jumps_to_the_newest_acceptable_update() -> None:
+    assert choose_status(None, [U("pending"), U("running"), U("success")]) == 2
+    assert choose_status(U("pending"), [U("running")]) == 0
+    # A second run's `pending` after the first's `running` would be refused: its final state first.
+    assert choose_status(U("running"), [U("success", "run 1"), U("pending", "run 2")]) == 0
+    assert choose_status(U("success", "run 1"), [U("pending", "run 2")]) == 0
+    # Nothing acceptable or nothing new: running -> running, running -> pending.
+    assert choose_status(U("running"), [U("running", "other words"), U("pending")]) is None
+    assert choose_status(None, []) is None
+
+
+@given(st.lists(st.sampled_from(["pending", "running", "success", "failed", "canceled"]), max_size=8),
+       st.sampled_from([None, "pending", "running", "success", "failed"]))
+@settings(max_examples=300)
+def test_choose_status_never_picks_a_refused_transition(states: list[str], last: str | None) -> None:
+    waiting = [U(state, f"{state} {n}") for n, state in enumerate(states)]
+    last_sent = U(last) if last else None
+    chosen = choose_status(last_sent, waiting)
+    if chosen is not None:
+        assert gitlab_accepts(last, waiting[chosen].state)
+        # Nothing newer would have been accepted: the chosen one is the newest possible.
+        assert not any(should_post(last_sent, later) for later in waiting[chosen + 1:])
+
+
+def test_status_ref_for_branches_and_forks() -> None:
+    assert status_ref("refs/heads/feature", from_fork=False, merge_request_iid=None) == "feature"
+    assert status_ref("feature", from_fork=False, merge_request_iid=4) == "feature"
+    assert status_ref("patch", from_fork=True, merge_request_iid=4) == "refs/merge-requests/4/head"
+
+
+def test_untouched_status_passes_and_fits() -> None:
+    update = untouched_status()
+    assert update.state == "success" and update.description == UNTOUCHED_DESCRIPTION
+    assert len(update.description) <= DESCRIPTION_LIMIT

@@ -75,6 +75,14 @@ class ForgeRefused(ForgeError):
     permanent = True
 
 
+class StatusTransitionRefused(ForgeRefused):
+    """GitLab's commit status state machine said no (GITLAB.md C1); `current` is the state it holds."""
+
+    def __init__(self, message: str, status: int | None = 400, *, current: str | None = None) -> None:
+        super().__init__(message, status)
+        self.current = current
+
+
 class ForgeAuthError(ForgeError):
     """The token stopped working (401): nothing will work until someone replaces it."""
 
@@ -94,7 +102,7 @@ class Forge(Protocol):
 
     def set_commit_status(
         self,
-        project_id: int,
+        project_id: int | str,
         sha: str,
         *,
         name: str,

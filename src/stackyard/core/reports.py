@@ -389,3 +389,42 @@ def comment_body(
         kept = [cut(lines[0], max(budget, 0))]
     omitted = len(lines) - len(kept) + (1 if len(kept[-1]) < len(lines[len(kept) - 1]) else 0)
     return assemble("\n".join(kept), notice_for(max(omitted, 1)))
+
+
+# --- outbox decisions --------------------------------------------------------------------------
+
+UNTOUCHED_DESCRIPTION = "no files of this stack changed in this commit"
+# A comment is rewritten when there is something to read: a plan awaiting confirmation, or an end.
+# Every edit also fires a Note Hook back at us (GITLAB.md B5), so intermediate states are not posted.
+COMMENT_STATES: frozenset[RunState] = frozenset(
+    {_S.UNCONFIRMED, _S.FINISHED, _S.FAILED, _S.CANCELED, _S.DISCARDED}
+)
+
+
+def untouched_status() -> CommitStatusUpdate:
+    """A passing status for a commit that does not touch a stack, so "Pipelines must succeed" is not
+    left waiting for a status that will never come (GITLAB.md C1: no pipeline blocks merging)."""
+    return CommitStatusUpdate(state="success", description=UNTOUCHED_DESCRIPTION)
+
+
+def status_ref(ref: str, *, from_fork: bool, merge_request_iid: int | None) -> str:
+    """The `ref` a commit status names: the branch, or for a fork's merge request the MR head ref
+    that exists in the target project (SPEC "What GitLab sees"; GITLAB.md C1 "Forks")."""
+    if from_fork and merge_request_iid is not None:
+        return f"refs/merge-requests/{merge_request_iid}/head"
+    return ref.removeprefix("refs/heads/")
+
+
+def choose_status(last_sent: CommitStatusUpdate | None, waiting: list[CommitStatusUpdate]) -> int | None:
+    """Which of the waiting updates of one channel (oldest first) to post now; those before it are stale.
+
+    The newest update GitLab would accept after `last_sent` wins: it makes the ones before it stale
+    (skipping pending -> running straight to success is fine, GitLab accepts any state after none or
+    pending). An older update is only chosen when the newer ones would be refused from where GitLab
+    stands (`running` -> `pending` of a second run on the same commit), so that a final state is
+    reached first. None: nothing waiting would be accepted or change anything.
+    """
+    for index in range(len(waiting) - 1, -1, -1):
+        if should_post(last_sent, waiting[index]):
+            return index
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,10 +14,10 @@ from stackyard.core.events import IgnoredEvent
 from stackyard.core.ports import ForgeError
 from stackyard.core.runs import RunState, RunType
 from stackyard.core.scheduling import RunView, superseded
-from stackyard.core.triggers import CompareQuery, RunRequest, decide, route
+from stackyard.core.triggers import CompareQuery, RunRequest, decide, route, untouched
 from stackyard.gitlab.parse import parse_delivery
 from stackyard.logs import get_logger
-from stackyard.services.feedback import record_run_feedback
+from stackyard.services.feedback import record_run_feedback, record_untouched_feedback
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import AfterCommit, change_state, dispatch, unit_of_work
 from stackyard.services.stacks import spec_of
@@ -63,16 +64,29 @@ def process_delivery(platform: Platform, delivery_id: int) -> list[int]:
             # Without the changed files we cannot know which stacks care; run them all rather than miss one.
             log.warning("changed paths unavailable", delivery=delivery_id, error=str(exc))
     requests, outcome = decide(event, routing, paths)
-    return _finish(platform, delivery_id, outcome=outcome, requests=requests, stack_ids=stack_ids)
+    return _finish(
+        platform, delivery_id, outcome=outcome, requests=requests, stack_ids=stack_ids,
+        untouched_requests=untouched(event, routing, requests),
+    )
 
 
 def _finish(
-    platform: Platform, delivery_id: int, *, outcome: str, requests: list[RunRequest], stack_ids: dict[str, int]
+    platform: Platform,
+    delivery_id: int,
+    *,
+    outcome: str,
+    requests: list[RunRequest],
+    stack_ids: dict[str, int],
+    untouched_requests: Sequence[RunRequest] = (),
 ) -> list[int]:
     run_ids: list[int] = []
     with unit_of_work(platform) as (session, after):
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None
+        for spared in untouched_requests:
+            stack = session.get(Stack, stack_ids[spared.stack]) if spared.stack in stack_ids else None
+            if stack is not None:
+                record_untouched_feedback(session, platform, stack, commit_sha=spared.commit_sha, ref=spared.ref)
         for request in requests:
             if request.stack not in stack_ids:
                 continue

@@ -1,15 +1,150 @@
-"""Turning a run's new state into outbox rows: what GitLab should see next (sent by feedback_sender)."""
+"""Turning a run's new state into outbox rows: what GitLab should see next (sent by feedback_sender).
+
+Every update is written in the caller's transaction, beside the run's own change, so nothing GitLab
+should see can be lost between the database and the queue. Updates share a *channel* (one kind, one
+stack, one commit, one ref) and are sent in id order within it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from stackyard.storage.tables import Run, Stack
+from stackyard.core.plans import PlanSummary
+from stackyard.core.reports import (
+    COMMENT_STATES,
+    CommitStatusUpdate,
+    commit_status_for,
+    deployment_status_for,
+    deployment_step,
+    environment_name,
+    run_url,
+    should_post,
+    stack_url,
+    status_name,
+    status_ref,
+)
+from stackyard.core.runs import RunState, RunType
+from stackyard.storage.tables import Feedback, Run, Stack, utcnow
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
+
+STATUS = "status"
+COMMENT = "comment"
+DEPLOYMENT = "deployment"
+
+# Item states: waiting, claimed by a sender, done, made unnecessary by a newer item, given up.
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+SKIPPED = "skipped"
+FAILED = "failed"
+OPEN_STATES = (PENDING, SENDING)
+
+
+def channel_for(kind: str, *, stack_id: int, commit_sha: str, ref: str) -> str:
+    """One ordered stream of updates per kind, stack, commit and ref: GitLab keeps one commit status
+    per (name, ref) pipeline (GITLAB.md C1), so two refs of one commit are independent."""
+    return f"{kind}:{stack_id}:{commit_sha}:{ref}"
+
+
+def run_summary(run: Run) -> PlanSummary | None:
+    if run.summary_add is None or run.summary_change is None or run.summary_destroy is None:
+        return None
+    return PlanSummary(run.summary_add, run.summary_change, run.summary_destroy)
+
+
+def _last_item(session: Session, channel: str, *, run_id: int | None = None) -> Feedback | None:
+    query = select(Feedback).where(Feedback.channel == channel)
+    if run_id is not None:
+        query = query.where(Feedback.run_id == run_id)
+    return session.scalar(query.order_by(Feedback.id.desc()).limit(1))
+
+
+def _add(
+    session: Session, run: Run, kind: str, channel: str, payload: dict[str, Any], *, due: datetime | None = None
+) -> None:
+    session.add(Feedback(run_id=run.id, kind=kind, channel=channel, payload=payload, state=PENDING,
+                         next_attempt_at=due or utcnow()))
+
+
+def _record_status(session: Session, platform: Platform, run: Run, stack: Stack, ref: str) -> bool:
+    update = commit_status_for(
+        run_type=RunType(run.type),
+        state=RunState(run.state),
+        autodeploy=stack.autodeploy,
+        summary=run_summary(run),
+        reason=run.reason,
+        failed_during=RunState(run.failed_during) if run.failed_during else None,
+    )
+    channel = channel_for(STATUS, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref)
+    last = _last_item(session, channel)
+    previous = (
+        CommitStatusUpdate(state=str(last.payload["state"]), description=str(last.payload["description"]))
+        if last is not None
+        else None
+    )
+    # GitLab refuses a repeated state and running -> pending, and a description only changes with
+    # the state (GITLAB.md C1): what it would refuse is never recorded, so never sent.
+    if not should_post(previous, update):
+        return False
+    _add(session, run, STATUS, channel, {
+        "project_id": stack.project_id,
+        "sha": run.commit_sha,
+        "ref": ref,
+        "name": status_name(stack.name, module=stack.kind == "module"),
+        "state": update.state,
+        "description": update.description,
+        "target_url": run_url(platform.settings.public_url, run.id),
+        "from_fork": run.from_fork,
+        "merge_request_iid": run.merge_request_iid,
+        "run_state": run.state,
+    })
+    return True
+
+
+def _record_deployment(session: Session, platform: Platform, run: Run, stack: Stack, ref: str) -> bool:
+    wanted = deployment_status_for(run_type=RunType(run.type), state=RunState(run.state), summary=run_summary(run))
+    channel = channel_for(DEPLOYMENT, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref)
+    last = _last_item(session, channel, run_id=run.id)
+    existing = str(last.payload["status"]) if last is not None else None
+    # Created only as `running`, then moved to a final state GitLab accepts (GITLAB.md C4).
+    if deployment_step(existing, wanted) is None or wanted is None:
+        return False
+    _add(session, run, DEPLOYMENT, channel, {
+        "project_id": stack.project_id,
+        "sha": run.commit_sha,
+        "ref": ref,
+        "environment": environment_name(stack.name),
+        "external_url": stack_url(platform.settings.public_url, stack.name),
+        "status": wanted,
+    })
+    return True
+
+
+def _record_comment(session: Session, run: Run, stack: Stack, ref: str) -> bool:
+    state = RunState(run.state)
+    if state not in COMMENT_STATES:
+        return False
+    summary = run_summary(run)
+    channel = channel_for(COMMENT, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref)
+    last = _last_item(session, channel, run_id=run.id)
+    wanted = {"state": state.value, "summary": summary.as_dict() if summary else None}
+    if last is not None and {k: last.payload.get(k) for k in wanted} == wanted:
+        return False
+    _add(session, run, COMMENT, channel, {
+        "project_id": stack.project_id,
+        "sha": run.commit_sha,
+        "ref": run.ref,
+        "from_fork": run.from_fork,
+        "merge_request_iid": run.merge_request_iid,
+        **wanted,
+    })
+    return True
 
 
 def record_run_feedback(session: Session, platform: Platform, run: Run, stack: Stack) -> bool:
@@ -18,9 +153,83 @@ def record_run_feedback(session: Session, platform: Platform, run: Run, stack: S
     Returns True when something was added to the outbox; the caller then enqueues
     `platform.tasks.send_feedback()` after its commit.
     """
+    if stack.project_id is None:
+        return False
+    session.flush()  # the run needs its id before an item can point at it
+    ref = status_ref(run.ref, from_fork=run.from_fork, merge_request_iid=run.merge_request_iid)
+    added = _record_status(session, platform, run, stack, ref)
+    added = _record_deployment(session, platform, run, stack, ref) or added
+    added = _record_comment(session, run, stack, ref) or added
+    return added
+
+
+def record_fallback_comment(session: Session, run: Run, stack: Stack, *, due: datetime) -> None:
+    """A fork's commit refused our status: say it in the merge request comment instead (issue 5).
+    `due` is the sender's clock, so the pass that saw the refusal also sends the comment."""
+    ref = status_ref(run.ref, from_fork=run.from_fork, merge_request_iid=run.merge_request_iid)
+    summary = run_summary(run)
+    _add(session, run, COMMENT, channel_for(COMMENT, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref), {
+        "project_id": stack.project_id,
+        "sha": run.commit_sha,
+        "ref": run.ref,
+        "from_fork": run.from_fork,
+        "merge_request_iid": run.merge_request_iid,
+        "state": run.state,
+        "summary": summary.as_dict() if summary else None,
+        "status_fallback": True,
+    }, due=due)
+
+
+def record_untouched_feedback(session: Session, platform: Platform, stack: Stack, *, commit_sha: str, ref: str) -> bool:
+    """A passing status for a commit whose changes do not touch this stack (`report_untouched`).
+
+    There is no run to hang an outbox row on (feedback.run_id is required), so the update is handed
+    to the durable queue instead, once the caller's transaction has committed. It is checked again
+    when sent: if a run of this stack reports on the commit by then, the run's statuses win.
+    Returns False: nothing was added to the outbox, so no send_feedback is needed.
+    """
+    if not stack.report_untouched or stack.project_id is None:
+        return False
+    stack_id = stack.id
+
+    def enqueue(_session: Session) -> None:
+        platform.tasks.send_untouched_status(stack_id, commit_sha, ref)
+
+    event.listen(session, "after_commit", enqueue, once=True)
     return False
 
 
+def _why(item: Feedback) -> str | None:
+    if item.state in (FAILED, SKIPPED, PENDING, SENDING):
+        return item.last_error
+    return None
+
+
+def describe_item(item: Feedback) -> dict[str, object]:
+    payload = item.payload
+    what: dict[str, object]
+    if item.kind == STATUS:
+        what = {"name": payload.get("name"), "state": payload.get("state"),
+                "description": payload.get("description"), "ref": payload.get("ref")}
+    elif item.kind == DEPLOYMENT:
+        what = {"environment": payload.get("environment"), "status": payload.get("status")}
+    else:
+        what = {"run_state": payload.get("state"), "summary": payload.get("summary")}
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "state": item.state,
+        "update": what,
+        "attempts": item.attempts,
+        "next_attempt_at": item.next_attempt_at.isoformat() if item.state == PENDING else None,
+        "error": _why(item),
+        "result": item.result,
+        "created_at": item.created_at.isoformat(),
+        "sent_at": item.sent_at.isoformat() if item.sent_at else None,
+    }
+
+
 def describe_feedback(session: Session, run_id: int) -> list[dict[str, object]]:
-    """Every outbox item of a run and its state, for `GET /api/v1/runs/{id}/feedback`."""
-    return []
+    """Every outbox item of a run and its state, newest first, for `GET /api/v1/runs/{id}/feedback`."""
+    items = session.scalars(select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.id.desc()))
+    return [describe_item(item) for item in items]

@@ -38,13 +38,16 @@ def webhook_url(platform: Platform, name: str) -> str:
     return f"{platform.settings.public_url}/webhooks/gitlab/{name}"
 
 
-def forge_for(platform: Platform, integration: Integration) -> Forge:
+def forge_for(platform: Platform, integration: Integration, *, wait_on_rate_limit: bool = True) -> Forge:
+    """wait_on_rate_limit=False: a 429 is raised at once with its Retry-After, for callers that
+    reschedule instead of sleeping in a worker thread (the feedback outbox)."""
     from stackyard.gitlab.forge import GitLabForge
 
     return GitLabForge(
         integration.api_url,
         platform.box.decrypt(integration.token_encrypted),
         timeout=platform.settings.gitlab_timeout,
+        wait_on_rate_limit=wait_on_rate_limit,
     )
 
 

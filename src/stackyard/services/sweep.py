@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 
 from stackyard.core.runs import EXECUTING, TERMINAL, RunState
 from stackyard.logs import get_logger
 from stackyard.runner.workspace import WorkspaceCache
+from stackyard.services.feedback_sender import send_due_feedback
 from stackyard.services.run_changes import change_state, dispatch, unit_of_work
 from stackyard.storage.tables import Delivery, Run, Stack, utcnow
 
@@ -51,7 +52,8 @@ def fail_dead_runs(platform: Platform, *, silent_for: timedelta | None = None) -
             select(Run)
             .where(
                 Run.state.in_([str(s) for s in EXECUTING]),
-                or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < cutoff),
+                # No heartbeat yet: judge by the last change of the run instead.
+                func.coalesce(Run.heartbeat_at, Run.updated_at) < cutoff,
             )
             .order_by(Run.id)
             .with_for_update()
@@ -99,4 +101,5 @@ def sweep(platform: Platform) -> None:
     requeue_stale_deliveries(platform)
     fail_dead_runs(platform)
     redispatch_waiting_runs(platform)
+    send_due_feedback(platform)
     prune_workspaces(platform)

@@ -19,6 +19,9 @@ class Tasks:
     process_deliveries: Callable[[list[int]], Any]
     execute_run: Callable[[int], Any]
     send_feedback: Callable[[], Any]
+    # The same pass, `delay` seconds from now: backoff and Retry-After (huey's scheduled tasks).
+    send_feedback_after: Callable[[float], Any]
+    send_untouched_status: Callable[..., Any]
     sweep: Callable[[], Any]
 
 
@@ -45,6 +48,16 @@ def register_tasks(platform: Platform) -> Tasks:
 
         send_due_feedback(platform)
 
+    def send_feedback_after(delay: float) -> Any:
+        return send_feedback.schedule(delay=delay)
+
+    # Reschedules itself (with attempt + 1) on transient failures: see services/feedback_untouched.
+    @huey.task(name="send_untouched_status")
+    def send_untouched_status(stack_id: int, commit_sha: str, ref: str, attempt: int = 1) -> None:
+        from stackyard.services.feedback_untouched import send_untouched_status as run
+
+        run(platform, stack_id=stack_id, commit_sha=commit_sha, ref=ref, attempt=attempt)
+
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
         from stackyard.services.sweep import sweep as run
@@ -55,5 +68,7 @@ def register_tasks(platform: Platform) -> Tasks:
         process_deliveries=process_deliveries,
         execute_run=execute_run,
         send_feedback=send_feedback,
+        send_feedback_after=send_feedback_after,
+        send_untouched_status=send_untouched_status,
         sweep=sweep,
     )

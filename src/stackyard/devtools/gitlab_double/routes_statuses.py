@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlparse
 
 from . import entities
 from .api import Answer, Context, paginate, sort_rows
-from .errors import ApiError, invalid, not_found
+from .errors import FORBIDDEN, ApiError, invalid, not_found
 from .records import CommitStatus, Pipeline
 from .routing import Route, route
 
@@ -81,6 +81,8 @@ def create_status(ctx: Context) -> Answer:
             raise not_found("Commit")
         ref = ctx.text("ref")
         _validate(ctx, ref)
+        if double.refuse_fork_statuses and not double.branches_containing(project, sha):
+            raise ApiError(403, FORBIDDEN)
         if ref is None:
             containing = double.branches_containing(project, sha)
             if not containing:

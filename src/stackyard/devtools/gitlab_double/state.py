@@ -48,6 +48,9 @@ class State:
         self.archive_downloads = 0
         self.auto_disable_hooks = True
         self.webhook_timeout = 10.0
+        self.refuse_fork_statuses = False
+        """When set, a status on a commit no branch of the project holds (a fork's, reachable only
+        through its merge request) is 403: GITLAB.md C1 leaves fork placement unverified."""
         self.delivery_order: random.Random | None = None
         """When set, each action's deliveries go out shuffled: GitLab does not order them (A1)."""
         self.outbox: list[threading.Thread] = []

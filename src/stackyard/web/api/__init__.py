@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stackyard.web.api import deliveries, integrations, runs, stacks
+from stackyard.web.api import deliveries, feedback, integrations, runs, stacks
 from stackyard.web.deps import require_principal
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
@@ -12,3 +12,4 @@ router.include_router(integrations.router)
 router.include_router(stacks.router)
 router.include_router(deliveries.router)
 router.include_router(runs.router)
+router.include_router(feedback.router)

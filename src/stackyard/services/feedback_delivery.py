@@ -1,0 +1,182 @@
+"""Sending one claimed outbox item to GitLab and saying what became of it; no database access here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stackyard.core.plans import PlanSummary
+from stackyard.core.ports import (
+    Forge,
+    ForgeAuthError,
+    ForgeError,
+    ForgeRateLimited,
+    ForgeRefused,
+    MergeRequestInfo,
+    StatusTransitionRefused,
+)
+from stackyard.core.reports import comment_body, comment_marker, deployment_step, run_url
+from stackyard.core.runs import RunState, RunType
+
+# What an attempt came to. RETRY goes back to pending with a later next_attempt_at.
+SENT = "sent"
+SKIPPED = "skipped"
+FAILED = "failed"
+RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A snapshot of one item and what its channel already told GitLab, taken when it was claimed."""
+
+    item_id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    run_id: int
+    run_type: str
+    plan_text: str | None
+    stack_id: int
+    stack_name: str
+    integration_id: int
+    public_url: str
+    # status: GitLab already refused a status on this fork's commit, so the comment carries it.
+    fell_back: bool = False
+    # deployment: {"deployment_id", "status"} of this run's deployment as last sent, if any.
+    deployment: dict[str, Any] | None = None
+    # comment: merge request iid (as text) -> our note id there, from earlier comments of this stack.
+    known_notes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    retry_after: float | None = None
+    # Refused for good (403, 404, a bad request): shown on the integration too.
+    problem: bool = False
+    # The token itself was refused (401): retried, and shown on the integration.
+    auth: bool = False
+    # A fork's commit refused the status: the merge request comment reports it instead.
+    fallback: bool = False
+
+
+FORK_FALLBACK = "GitLab does not accept statuses on this fork's commit; the merge request comment reports it"
+
+
+def _status(forge: Forge, claim: Claim) -> Outcome:
+    p = claim.payload
+    if claim.fell_back:
+        return Outcome(FAILED, {"fallback": "comment"}, FORK_FALLBACK, fallback=True)
+    try:
+        forge.set_commit_status(
+            int(p["project_id"]), str(p["sha"]),
+            name=str(p["name"]), state=str(p["state"]), ref=str(p["ref"]),
+            target_url=str(p["target_url"]), description=str(p["description"]),
+        )
+    except StatusTransitionRefused as exc:
+        # "from :running" to running: an earlier attempt did land (say, an answer lost to a
+        # timeout), and GitLab holds what we wanted (GITLAB.md C1).
+        if exc.current == p["state"]:
+            return Outcome(SENT, {"already": True})
+        return Outcome(FAILED, error=exc.message, problem=True)
+    except ForgeRefused as exc:
+        if p.get("from_fork"):
+            return Outcome(FAILED, {"fallback": "comment"}, f"{FORK_FALLBACK} ({exc.message})", fallback=True)
+        raise
+    return Outcome(SENT)
+
+
+def _merge_requests(forge: Forge, claim: Claim) -> list[MergeRequestInfo]:
+    """Every open merge request whose head is this commit: one push can move several (issue 5)."""
+    p = claim.payload
+    project_id, sha = int(p["project_id"]), str(p["sha"])
+    found: dict[int, MergeRequestInfo] = {}
+    iid = p.get("merge_request_iid")
+    if iid is not None:
+        try:
+            mr = forge.merge_request(project_id, int(iid))
+        except ForgeRefused as exc:
+            if exc.status != 404:
+                raise
+        else:
+            if mr.opened and mr.head_sha == sha:
+                found[mr.iid] = mr
+    if not p.get("from_fork"):
+        # A fork's branch name says nothing about this project's branches (GITLAB.md C7).
+        branch = str(p["ref"]).removeprefix("refs/heads/")
+        for mr in forge.open_merge_requests(project_id, source_branch=branch, head_sha=sha):
+            if mr.source_project_id == project_id:
+                found[mr.iid] = mr
+    return [found[key] for key in sorted(found)]
+
+
+def _comment(forge: Forge, claim: Claim) -> Outcome:
+    p = claim.payload
+    project_id = int(p["project_id"])
+    summary = PlanSummary.from_dict(p["summary"]) if p.get("summary") else None
+    link = run_url(claim.public_url, claim.run_id)
+    body = comment_body(
+        stack=claim.stack_name,
+        run_id=claim.run_id,
+        run_url=link,
+        state=RunState(str(p["state"])),
+        run_type=RunType(claim.run_type),
+        summary=summary,
+        plan_text=claim.plan_text,
+        log_url=f"{link}#log",
+        commit_sha=str(p["sha"]),
+    )
+    notes: dict[str, int] = {}
+    for mr in _merge_requests(forge, claim):
+        notes[str(mr.iid)] = forge.upsert_note(
+            project_id, mr.iid, marker=comment_marker(claim.stack_name), body=body,
+            note_id=claim.known_notes.get(str(mr.iid)),
+        )
+    return Outcome(SENT, {"notes": notes})
+
+
+def _deployment(forge: Forge, claim: Claim) -> Outcome:
+    p = claim.payload
+    project_id, wanted = int(p["project_id"]), str(p["status"])
+    existing = claim.deployment
+    step = deployment_step(existing["status"] if existing else None, wanted)
+    if step is None:
+        # GitLab would refuse it (C4: running -> running, a repeated final state), or the
+        # deployment it would move was never created.
+        return Outcome(SKIPPED, error=f"no deployment to move to {wanted}")
+    if step == "create":
+        environment_id = forge.ensure_environment(
+            project_id, name=str(p["environment"]), external_url=str(p["external_url"])
+        )
+        deployment_id = forge.create_deployment(
+            project_id, environment=str(p["environment"]), sha=str(p["sha"]), ref=str(p["ref"]), status=wanted
+        )
+        return Outcome(SENT, {"deployment_id": deployment_id, "environment_id": environment_id})
+    assert existing is not None
+    forge.update_deployment(project_id, int(existing["deployment_id"]), wanted)
+    return Outcome(SENT, {"deployment_id": int(existing["deployment_id"])})
+
+
+HANDLERS: dict[str, Callable[[Forge, Claim], Outcome]] = {
+    "status": _status,
+    "comment": _comment,
+    "deployment": _deployment,
+}
+
+
+def deliver(forge: Forge, claim: Claim) -> Outcome:
+    """One attempt. Transient trouble is RETRY; a refusal is FAILED; nothing raises past here."""
+    try:
+        return HANDLERS[claim.kind](forge, claim)
+    except ForgeRateLimited as exc:
+        return Outcome(RETRY, error=exc.message, retry_after=exc.retry_after)
+    except ForgeAuthError as exc:
+        # Nothing works until the token is replaced; keep the update so it lands once it is.
+        return Outcome(RETRY, error=exc.message, auth=True)
+    except ForgeRefused as exc:
+        return Outcome(FAILED, error=exc.message, problem=True)
+    except ForgeError as exc:
+        return Outcome(RETRY, error=exc.message)
