@@ -11,15 +11,22 @@ from fastapi.testclient import TestClient
 
 from stackyard.bootstrap import Platform
 from stackyard.devtools.gitlab_double import GitLabDouble
-from support.gitlab_setup import PROJECT, add_integration, add_stack, gitlab_with_project, replay, run_rows
+from stackyard.settings import Settings
+from support.gitlab_setup import PROJECT, add_integration, add_stack, gitlab_with_project, run_rows
+from support.live_stackyard import serving, with_live_public_url
 from support.queue import drain
 
 SUMMARY = 'printf \'{"add": 1, "change": 0, "destroy": 0}\' > "$STACKYARD_PLAN_SUMMARY"'
 
 
 @pytest.fixture
-def gitlab() -> Iterator[tuple[GitLabDouble, str]]:
-    with gitlab_with_project({"app/main.sh": "echo 0\n", "web/main.sh": "echo 0\n"}) as found:
+def settings(settings: Settings) -> Settings:
+    return with_live_public_url(settings)
+
+
+@pytest.fixture
+def gitlab(platform: Platform) -> Iterator[tuple[GitLabDouble, str]]:
+    with serving(platform), gitlab_with_project({"app/main.sh": "echo 0\n", "web/main.sh": "echo 0\n"}) as found:
         yield found
 
 
@@ -42,7 +49,6 @@ def test_tracked_run_with_autodeploy_as_gitlab_sees_it(
     double, base_url = gitlab
     setup(client, admin, base_url, autodeploy=True)
     sha = double.push(PROJECT, branch="main", files={"app/main.sh": "echo 1\n"})
-    replay(client, double)
     drain(platform)
     [run] = run_rows(platform)
     assert run.state == "finished"
@@ -75,7 +81,6 @@ def test_unconfirmed_run_says_it_waits_and_two_merge_requests_get_the_comment(
     double.push(PROJECT, branch="feature", files={"app/main.sh": "echo a\n"}, deliver=False)
     first = double.open_merge_request(PROJECT, source_branch="feature", target_branch="main", title="one")
     second = double.open_merge_request(PROJECT, source_branch="feature", target_branch="release", title="two")
-    replay(client, double)
     drain(platform)
     for iid in (first, second):  # one run for the commit, its comment on both merge requests
         ours = [n for n in double.notes(PROJECT, iid) if str(n["body"]).startswith("<!-- stackyard:app -->")]
@@ -83,10 +88,9 @@ def test_unconfirmed_run_says_it_waits_and_two_merge_requests_get_the_comment(
     assert [r.type for r in run_rows(platform)] == ["proposed"]
 
     double.push(PROJECT, branch="main", files={"app/main.sh": "echo b\n"})
-    replay(client, double, len(double.deliveries) - 1)
     drain(platform)
     tracked = run_rows(platform)[-1]
-    assert tracked.state == "unconfirmed"
+    assert tracked.state == "unconfirmed", [(r.id, r.type, r.state, r.reason) for r in run_rows(platform)]
     last = [b for b, _ in posts(double, "/statuses/") if b.get("name") == "stackyard/app" and b.get("ref") == "main"]
     assert last[-1]["state"] == "running"
     assert last[-1]["description"] == "+1 ~0 -0 would add 1 resource, awaiting confirmation"

@@ -16,32 +16,27 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from stackyard.bootstrap import Platform, create_app
+from stackyard.bootstrap import Platform
 from stackyard.devtools.gitlab_double import GitLabDouble
-from stackyard.devtools.gitlab_double.server import serve_asgi
 from stackyard.services.run_log import log_text
 from stackyard.services.sweep import fail_dead_runs
 from stackyard.settings import Settings
 from stackyard.storage.tables import Run
 from support.gitlab_setup import add_integration, add_stack, gitlab_with_project, run_rows
-from support.servers import free_port
+from support.live_stackyard import serving, with_live_public_url
 
 pytestmark = pytest.mark.slow
 
 
-PORT = free_port()
-
-
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Stackyard really listens at its public URL here, so GitLab's hooks reach it as in production."""
-    return settings.model_copy(update={"public_url": f"http://127.0.0.1:{PORT}"})
+    return with_live_public_url(settings)
 
 
 @pytest.fixture
 def gitlab(platform: Platform) -> Iterator[tuple[GitLabDouble, str]]:
     with (
-        serve_asgi(create_app(platform), port=PORT),
+        serving(platform),
         gitlab_with_project({"app/main.sh": "echo 0\n", "hang/main.sh": "echo 0\n"}) as found,
     ):
         yield found
@@ -67,12 +62,12 @@ def start_worker(platform: Platform, log_file: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen([str(stackyard), "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait_until(condition: Callable[[], bool], what: str, *, seconds: float = 90) -> None:
+def wait_until(condition: Callable[[], bool], what: str | Callable[[], str], *, seconds: float = 90) -> None:
     """Waits for a condition the worker process brings about (bounded; the bound is not what is tested)."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
+            raise AssertionError(f"gave up waiting for {what if isinstance(what, str) else what()}")
         time.sleep(0.05)
 
 
@@ -98,7 +93,8 @@ def test_tracked_runs_apply_in_order_and_a_killed_worker_fails_only_its_run(
     try:
         shas = [double.push("infra/live", branch="main", files={"app/main.sh": f"echo v{i}\n"}) for i in range(5)]
         assert statuses(double) == [202] * 5
-        wait_until(lambda: states(platform) == ["finished"] * 5, "five tracked runs to finish")
+        wait_until(lambda: states(platform) == ["finished"] * 5,
+                   lambda: f"five tracked runs to finish: {states(platform)}")
         assert order.read_text().split() == shas
 
         # A run that never ends on its own; the worker is killed while it plans.
