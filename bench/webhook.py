@@ -1,25 +1,31 @@
 """Webhook acknowledgement throughput and latency, beside a bare Starlette endpoint, in one run.
 
-Usage: .venv/bin/python bench/webhook.py [--requests 3000] [--concurrency 16 64]
-Starts `stackyard serve --no-worker` (embedded SQLite defaults in a temp dir) and a bare Starlette app that
-only reads the body, each in its own uvicorn process on loopback, and posts a real fixture payload to both.
-Every request to Stackyard carries a fresh Idempotency-Key, so every one is a new durable delivery.
+Usage: .venv/bin/python bench/webhook.py [--duration 10] [--concurrency 16 64]
+
+Starts `stackyard serve --no-worker` (embedded SQLite defaults, synchronous=FULL, in a temp dir) and a bare
+Starlette app that only reads the body, each one uvicorn process on loopback, and drives both with `wrk`
+(a separate C process, so the load generator is not the bottleneck) posting a real GitLab push payload.
+Every request to Stackyard carries a fresh Idempotency-Key, so every one is a new durable delivery; after
+each measurement the bench counts the stored rows and queue messages to show nothing was skipped.
+With two or more cores, each server is pinned to CPU 0 and wrk to CPU 1 (`taskset`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
-import statistics
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "gitlab-webhooks" / "drone-go-scm" / "push_2_commits_merge.json"
@@ -34,6 +40,46 @@ async def hook(request):
 
 app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
 """
+# wrk's Lua: POST the fixture with GitLab's headers, a unique Idempotency-Key per request, and print a
+# JSON summary (latency in microseconds) that this script reads back.
+WRK_SCRIPT = """
+local body = io.open(os.getenv("BENCH_BODY")):read("*a")
+local run = os.getenv("BENCH_RUN")
+local threads = 0
+local counter = 0
+local headers = {
+  ["Content-Type"] = "application/json",
+  ["X-Gitlab-Event"] = "Push Hook",
+  ["X-Gitlab-Token"] = os.getenv("BENCH_TOKEN"),
+  ["User-Agent"] = "GitLab/18.6.0",
+}
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function request()
+  counter = counter + 1
+  headers["Idempotency-Key"] = run .. "-" .. id .. "-" .. counter
+  return wrk.format("POST", nil, headers, body)
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Result:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float
+    requests: int
 
 
 def free_port() -> int:
@@ -45,100 +91,143 @@ def free_port() -> int:
 
 
 def wait_up(url: str) -> None:
+    """Polls until the server we started answers (bounded): a readiness check, not synchronisation."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(url, timeout=1)
+            urllib.request.urlopen(url, timeout=1)
             return
-        except httpx.HTTPError:
+        except urllib.error.HTTPError:
+            return
+        except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
 
 
+def find_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk (Debian package)...", file=sys.stderr)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("bench/webhook.py needs wrk: apt-get install wrk (or brew install wrk)")
+    return found
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu), *argv]
+    return argv
+
+
 def cpu_seconds(pid: int) -> float:
+    """User + system time of the whole process (every thread), from /proc."""
     with open(f"/proc/{pid}/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def load(url: str, body: bytes, headers: dict[str, str], *, total: int, concurrency: int,
-               fresh_key: bool) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    counter = iter(range(total))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-
-        async def worker() -> None:
-            for _ in counter:
-                h = dict(headers)
-                if fresh_key:
-                    h["Idempotency-Key"] = str(uuid.uuid4())
-                started = time.perf_counter()
-                response = await client.post(url, content=body, headers=h)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code not in (200, 202):
-                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies
+def run_wrk(wrk: str, url: str, *, concurrency: int, duration: float, env: dict[str, str]) -> dict[str, int]:
+    threads = 2 if concurrency >= 32 else 1
+    argv = pinned(1, [wrk, "-t", str(threads), "-c", str(concurrency), "-d", f"{int(duration)}s",
+                      "--timeout", "10s", "-s", env["BENCH_SCRIPT"], url])
+    out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True).stdout
+    summary: dict[str, int] = json.loads(out.strip().splitlines()[-1])
+    return summary
 
 
-def report(name: str, concurrency: int, elapsed: float, latencies: list[float], cpu: float) -> float:
-    latencies.sort()
-    rate = len(latencies) / elapsed
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"{name:10} c={concurrency:3} {rate:8.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
-          f"server CPU {cpu / len(latencies) * 1000:.3f} ms/req")
-    return rate
+def measure(wrk: str, url: str, pid: int, *, concurrency: int, duration: float, env: dict[str, str]) -> Result:
+    before = cpu_seconds(pid)
+    summary = run_wrk(wrk, url, concurrency=concurrency, duration=duration, env=env)
+    cpu = cpu_seconds(pid) - before
+    if summary["status_errors"] or summary["socket_errors"]:
+        raise RuntimeError(f"{url}: {summary['status_errors']} non-2xx answers, {summary['socket_errors']} "
+                           "socket errors")
+    requests = summary["requests"]
+    return Result(
+        rate=requests / (summary["duration_us"] / 1e6),
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+        cpu_ms=cpu / requests * 1000,
+        requests=requests,
+    )
+
+
+def show(name: str, concurrency: int, result: Result) -> None:
+    print(f"{name:10} c={concurrency:<3} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+          f"p99 {result.p99_ms:6.2f} ms  server CPU {result.cpu_ms:.3f} ms/req", flush=True)
+
+
+def stored(data: Path) -> tuple[int, int]:
+    """(deliveries in the database, messages in the queue): the proof that every 202 was durable."""
+    with sqlite3.connect(data / "stackyard.db") as db:
+        deliveries = db.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+    with sqlite3.connect(data / "queue.db") as queue:
+        messages = queue.execute("SELECT count(*) FROM task").fetchone()[0]
+    return int(deliveries), int(messages)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=3000)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     args = parser.parse_args()
-    body = FIXTURE.read_bytes()
+    wrk = find_wrk()
     data = Path(tempfile.mkdtemp(prefix="stackyard-bench-"))
     env = {**os.environ, "STACKYARD_DATA_DIR": str(data), "STACKYARD_LOG_LEVEL": "WARNING"}
     bin_dir = Path(sys.executable).parent
-    subprocess.run([str(bin_dir / "stackyard"), "token", "create", "--name", "bench"], env=env, check=True,
-                   capture_output=True)
+    token = subprocess.run([str(bin_dir / "stackyard"), "token", "create", "--name", "bench"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
     sy_port, bare_port = free_port(), free_port()
     (data / "bare_app.py").write_text(BARE_APP)
-    sy = subprocess.Popen([str(bin_dir / "stackyard"), "serve", "--no-worker", "--port", str(sy_port)], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
-                             "--log-level", "warning", "--no-access-log"], cwd=data,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (data / "bench.lua").write_text(WRK_SCRIPT)
+    sy = subprocess.Popen(pinned(0, [str(bin_dir / "stackyard"), "serve", "--no-worker", "--port", str(sy_port)]),
+                          env=env, stdout=subprocess.DEVNULL)
+    bare = subprocess.Popen(pinned(0, [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
+                                       "--log-level", "warning", "--no-access-log"]),
+                            cwd=data, stdout=subprocess.DEVNULL)
     try:
         wait_up(f"http://127.0.0.1:{sy_port}/healthz")
         wait_up(f"http://127.0.0.1:{bare_port}/hook")
-        token = subprocess.run([str(bin_dir / "stackyard"), "token", "create", "--name", "bench2"], env=env,
-                               check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        created = httpx.post(f"http://127.0.0.1:{sy_port}/api/v1/integrations",
-                             headers={"Authorization": f"Bearer {token}"},
-                             json={"kind": "gitlab", "name": "gl", "api_url": "https://gitlab.example.com",
-                                   "token": "glpat-bench"}).json()
-        headers = {"Content-Type": "application/json", "X-Gitlab-Event": "Push Hook",
-                   "X-Gitlab-Token": created["webhook_secret"]}
-        print(f"payload {len(body)} bytes, {args.requests} requests per measurement, "
-              f"client and servers on one {os.cpu_count()}-core machine")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{sy_port}/api/v1/integrations", method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            data=json.dumps({"kind": "gitlab", "name": "gl", "api_url": "https://gitlab.example.com",
+                             "token": "glpat-bench"}).encode())
+        with urllib.request.urlopen(request) as answer:
+            secret = json.load(answer)["webhook_secret"]
+        wrk_env = {**os.environ, "BENCH_BODY": str(FIXTURE), "BENCH_TOKEN": secret,
+                   "BENCH_SCRIPT": str(data / "bench.lua")}
+        targets = (("bare", f"http://127.0.0.1:{bare_port}/hook", bare.pid),
+                   ("stackyard", f"http://127.0.0.1:{sy_port}/webhooks/gitlab/gl", sy.pid))
+        print(f"payload {FIXTURE.name} ({FIXTURE.stat().st_size} bytes), {args.duration} s per measurement, "
+              f"wrk and one uvicorn process per server on one {os.cpu_count()}-core machine")
+        for name, url, _pid in targets:  # warm-up: imports, caches, SQLite pages
+            run_wrk(wrk, url, concurrency=16, duration=2, env={**wrk_env, "BENCH_RUN": "warm-" + name})
         for concurrency in args.concurrency:
-            rates = {}
-            for name, url, pid, fresh in (("bare", f"http://127.0.0.1:{bare_port}/hook", bare.pid, False),
-                                          ("stackyard", f"http://127.0.0.1:{sy_port}/webhooks/gitlab/gl",
-                                           sy.pid, True)):
-                cpu_before = cpu_seconds(pid)
-                elapsed, latencies = asyncio.run(load(url, body, headers, total=args.requests,
-                                                      concurrency=concurrency, fresh_key=fresh))
-                rates[name] = report(name, concurrency, elapsed, latencies, cpu_seconds(pid) - cpu_before)
-            print(f"ratio stackyard/bare at c={concurrency}: {rates['stackyard'] / rates['bare']:.2f}x")
+            results: dict[str, Result] = {}
+            for name, url, pid in targets:
+                run_env = {**wrk_env, "BENCH_RUN": uuid.uuid4().hex[:8]}
+                deliveries_before, messages_before = stored(data)
+                results[name] = measure(wrk, url, pid, concurrency=concurrency, duration=args.duration, env=run_env)
+                show(name, concurrency, results[name])
+                if name == "stackyard":
+                    deliveries, messages = stored(data)
+                    new, batches = deliveries - deliveries_before, messages - messages_before
+                    print(f"{'':10} stored {new} deliveries ({results[name].requests} answers counted by wrk) "
+                          f"in {batches} queue messages ({new / max(batches, 1):.1f} deliveries per batch)")
+            print(f"ratio stackyard/bare at c={concurrency}: {results['stackyard'].rate / results['bare'].rate:.2f}x",
+                  flush=True)
     finally:
         for process in (sy, bare):
             process.terminate()
             process.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

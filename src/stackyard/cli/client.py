@@ -63,17 +63,57 @@ def parse_pairs(pairs: list[str], what: str) -> dict[str, str]:
     return result
 
 
+def read_secret(value: str | None, what: str) -> str | None:
+    """'-' reads the value from stdin, so it stays out of the shell history and the process list."""
+    if value != "-":
+        return value
+    line = sys.stdin.readline().strip()
+    if not line:
+        typer.echo(f"error: expected the {what} on standard input", err=True)
+        raise typer.Exit(2)
+    return line
+
+
 @integration_app.command("create")
 def integration_create(
     name: Annotated[str, typer.Option(help="Name used in the webhook URL.")],
     api_url: Annotated[str, typer.Option(help="GitLab URL, e.g. https://gitlab.com")],
     token: Annotated[str, typer.Option(help="Access token with the api scope ('-' reads it from stdin).")],
+    signing_token: Annotated[str | None, typer.Option(
+        help="whsec_… signing token of hooks you install by hand (GitLab 19.0+; '-' reads it from stdin).")] = None,
 ) -> None:
     """Link a GitLab server; prints the webhook URL and secret."""
-    if token == "-":
-        token = sys.stdin.readline().strip()
-    show(call("POST", "/api/v1/integrations", body={"kind": "gitlab", "name": name, "api_url": api_url,
-                                                     "token": token}))
+    token = read_secret(token, "token") or ""
+    body: dict[str, Any] = {"kind": "gitlab", "name": name, "api_url": api_url, "token": token}
+    if signing_token is not None:
+        body["signing_token"] = read_secret(signing_token, "signing token")
+    show(call("POST", "/api/v1/integrations", body=body))
+
+
+@integration_app.command("update")
+def integration_update(
+    name: str,
+    token: Annotated[str | None, typer.Option(help="New access token ('-' reads it from stdin).")] = None,
+    signing_token: Annotated[str | None, typer.Option(
+        help="whsec_… signing token of hooks installed by hand ('-' reads it from stdin).")] = None,
+    remove_signing_token: Annotated[bool, typer.Option(
+        "--remove-signing-token", help="Stop checking signatures of hooks installed by hand.")] = False,
+) -> None:
+    """Replace the GitLab token, or set or remove the signing token."""
+    if token == "-" and signing_token == "-":
+        typer.echo("error: only one of --token and --signing-token can be read from stdin", err=True)
+        raise typer.Exit(2)
+    body: dict[str, Any] = {}
+    if token is not None:
+        body["token"] = read_secret(token, "token")
+    if signing_token is not None:
+        body["signing_token"] = read_secret(signing_token, "signing token")
+    if remove_signing_token:
+        body["signing_token"] = None
+    if not body:
+        typer.echo("error: nothing to change: give --token, --signing-token or --remove-signing-token", err=True)
+        raise typer.Exit(2)
+    show(call("PATCH", f"/api/v1/integrations/{name}", body=body))
 
 
 @integration_app.command("list")
@@ -83,6 +123,7 @@ def integration_list() -> None:
 
 @integration_app.command("show")
 def integration_show(name: str) -> None:
+    """The integration, its token health (problems) and the hooks Stackyard manages."""
     show(call("GET", f"/api/v1/integrations/{name}"))
 
 
@@ -103,19 +144,50 @@ def integration_check(name: str) -> None:
 
 @integration_app.command("rotate-secret")
 def integration_rotate(name: str) -> None:
+    """New webhook secret for hooks installed by hand (hooks Stackyard installed keep their own)."""
     show(call("POST", f"/api/v1/integrations/{name}/rotate-secret"))
+
+
+@integration_app.command("rotate-signing-token")
+def integration_rotate_signing(name: str) -> None:
+    """New whsec_ signing token for hooks installed by hand: paste it into each hook in GitLab."""
+    show(call("POST", f"/api/v1/integrations/{name}/rotate-signing-token"))
+
+
+def _hook_line(hook: dict[str, Any]) -> str:
+    where = hook.get("project") or f"project {hook.get('project_id')}"
+    state = hook.get("state")
+    line = f"{where}: {state}"
+    if hook.get("hook_id") is not None:
+        line += f" (hook {hook['hook_id']})"
+    if hook.get("removed_duplicates"):
+        line += f", removed {hook['removed_duplicates']} duplicate hook(s)"
+    if hook.get("error"):
+        line += f"\n    {hook['error']}"
+    return line
 
 
 @integration_app.command("hooks")
 def integration_hooks(
     name: str,
     repair: Annotated[bool, typer.Option("--repair", help="Re-check and fix every project's hook.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of one line per project.")] = False,
 ) -> None:
-    """Show managed project hooks; --repair re-checks all projects."""
+    """Show the project hooks Stackyard manages; --repair re-checks every project that has a stack."""
     if repair:
-        show(call("POST", f"/api/v1/integrations/{name}/hooks/repair"))
+        hooks = call("POST", f"/api/v1/integrations/{name}/hooks/repair")["items"]
     else:
-        show(call("GET", f"/api/v1/integrations/{name}").get("hooks", []))
+        hooks = call("GET", f"/api/v1/integrations/{name}").get("hooks", [])
+    if as_json:
+        show(hooks)
+    elif not hooks:
+        typer.echo(f"no project hooks on integration {name}: create a stack with install_webhook on "
+                   "(the default) and Stackyard installs one per project")
+    else:
+        for hook in hooks:
+            typer.echo(_hook_line(hook))
+    if any(hook.get("state") == "failed" for hook in hooks):
+        raise typer.Exit(1)
 
 
 @stack_app.command("create")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stackyard.core.events import IgnoredEvent
-from stackyard.core.ports import ForgeError
+from stackyard.core.ports import ForgeAuthError, ForgeError
 from stackyard.core.runs import RunState, RunType
 from stackyard.core.scheduling import RunView, superseded
 from stackyard.core.triggers import CompareQuery, RunRequest, decide, route, untouched
@@ -21,6 +21,7 @@ from stackyard.services.feedback import record_run_feedback, record_untouched_fe
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import AfterCommit, change_state, dispatch, unit_of_work
 from stackyard.services.stacks import spec_of
+from stackyard.services.token_health import note_token_failure, note_token_ok
 from stackyard.storage.tables import Delivery, DeliveryRun, Integration, Run, Stack, utcnow
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ def process_delivery(platform: Platform, delivery_id: int) -> list[int]:
         except ForgeError as exc:
             # Without the changed files we cannot know which stacks care; run them all rather than miss one.
             log.warning("changed paths unavailable", delivery=delivery_id, error=str(exc))
+            if isinstance(exc, ForgeAuthError):
+                note_token_failure(platform, integration.id)
+        else:
+            if integration.token_failing_since is not None:
+                note_token_ok(platform, integration.id)
     requests, outcome = decide(event, routing, paths)
     return _finish(
         platform, delivery_id, outcome=outcome, requests=requests, stack_ids=stack_ids,

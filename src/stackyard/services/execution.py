@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from stackyard.core.plans import PlanSummary
+from stackyard.core.ports import ForgeAuthError, ForgeError
 from stackyard.core.runs import TERMINAL, RunState, RunType
 from stackyard.logs import get_logger
 from stackyard.runner.environment import build_run_env, run_vars
@@ -28,6 +29,7 @@ from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import change_state, dispatch, startable_runs, unit_of_work
 from stackyard.services.run_log import RunLogWriter
 from stackyard.services.stacks import stack_secrets
+from stackyard.services.token_health import note_token_failure
 from stackyard.storage.tables import Delivery, Integration, Run, Stack, utcnow
 
 if TYPE_CHECKING:
@@ -79,6 +81,11 @@ def execute_run(platform: Platform, run_id: int) -> None:
             _plan_then_maybe_apply(platform, job, writer, masker, cancel, heartbeat)
         else:
             _apply(platform, job, writer, masker, cancel)
+    except ForgeError as exc:
+        writer("stackyard", f"GitLab refused or failed a request: {exc}")
+        _end(platform, job, RunState.FAILED, reason=f"GitLab: {exc}")
+        if isinstance(exc, ForgeAuthError):
+            note_token_failure(platform, job.integration.id)
     except Exception as exc:
         log.exception("run crashed", run=run_id)
         writer("stackyard", f"Stackyard could not finish this run: {type(exc).__name__}: {exc}")

@@ -1,4 +1,4 @@
-"""Project hooks Stackyard manages: exactly one per GitLab project, with its own secret."""
+"""Project hooks Stackyard manages: exactly one per GitLab project, with its own secret and signing token."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from stackyard.core.ports import ForgeError
+from stackyard.core.ports import ForgeAuthError, ForgeError, HookResult
+from stackyard.gitlab.signatures import new_signing_token
 from stackyard.services.integrations import forge_for, get_integration, webhook_url
+from stackyard.services.token_health import note_token_failure, note_token_ok
 from stackyard.storage.tables import Integration, ManagedHook, Stack
 
 if TYPE_CHECKING:
@@ -19,18 +22,27 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class HookOutcome:
     project_id: int
+    project: str
     state: str  # "created" | "repaired" | "unchanged" | "failed"
+    hook_id: int | None = None
+    removed_duplicates: int = 0
     error: str | None = None
 
 
+def _managed(session: Session, integration_id: int, project_id: int) -> ManagedHook | None:
+    return session.scalar(
+        select(ManagedHook).where(ManagedHook.integration_id == integration_id, ManagedHook.project_id == project_id)
+    )
+
+
 def install_hook(platform: Platform, *, integration_id: int, project_id: int, project_path: str = "") -> HookOutcome:
-    """Gives the project its own secret, so a leaked project secret opens nothing else."""
+    """Gives the project its own secret and signing token, so a leaked one opens nothing else.
+
+    Both are stored before GitLab hears of them: the first delivery may arrive before GitLab answers.
+    GitLab before 19.0 ignores `signing_token` silently (GITLAB.md A4); its deliveries are then unsigned.
+    """
     with platform.sessions.begin() as session:
-        hook = session.scalar(
-            select(ManagedHook).where(
-                ManagedHook.integration_id == integration_id, ManagedHook.project_id == project_id
-            )
-        )
+        hook = _managed(session, integration_id, project_id)
         if hook is None:
             hook = ManagedHook(
                 integration_id=integration_id,
@@ -39,27 +51,37 @@ def install_hook(platform: Platform, *, integration_id: int, project_id: int, pr
                 secret_encrypted=platform.box.encrypt(secrets.token_urlsafe(32)),
             )
             session.add(hook)
+        if hook.signing_secret_encrypted is None:
+            # Hooks installed before Stackyard signed get a signing token at their next repair.
+            hook.signing_secret_encrypted = platform.box.encrypt(new_signing_token())
+        if project_path and not hook.project_path:
+            hook.project_path = project_path
         integration = session.get(Integration, integration_id)
         assert integration is not None
         url = webhook_url(platform, integration.name)
         secret = platform.box.decrypt(hook.secret_encrypted)
+        signing_token = platform.box.decrypt(hook.signing_secret_encrypted)
+        path = hook.project_path
         forge = forge_for(platform, integration)
+    result: HookResult | None = None
     try:
-        result = forge.ensure_hook(project_id, url=url, token=secret)
+        result = forge.ensure_hook(project_id, url=url, token=secret, signing_token=signing_token)
     except ForgeError as exc:
-        outcome = HookOutcome(project_id=project_id, state="failed", error=str(exc))
+        if isinstance(exc, ForgeAuthError):
+            note_token_failure(platform, integration_id)
+        outcome = HookOutcome(project_id=project_id, project=path, state="failed", error=exc.message)
     else:
-        outcome = HookOutcome(project_id=project_id, state=result.action)
-    with platform.sessions.begin() as session:
-        hook = session.scalar(
-            select(ManagedHook).where(
-                ManagedHook.integration_id == integration_id, ManagedHook.project_id == project_id
-            )
+        note_token_ok(platform, integration_id)
+        outcome = HookOutcome(
+            project_id=project_id, project=path, state=result.action, hook_id=result.hook_id,
+            removed_duplicates=result.removed_duplicates,
         )
+    with platform.sessions.begin() as session:
+        hook = _managed(session, integration_id, project_id)
         if hook is not None:
-            hook.state = "installed" if outcome.state != "failed" else "failed"
+            hook.state = "failed" if result is None else "installed"
             hook.last_error = outcome.error
-            if outcome.state != "failed":
+            if result is not None:
                 hook.hook_id = result.hook_id
     return outcome
 
@@ -83,9 +105,17 @@ def repair_hooks(platform: Platform, integration_name: str) -> list[HookOutcome]
     ]
 
 
-def accepted_secrets(platform: Platform, integration: Integration) -> list[str]:
-    with platform.sessions() as session:
-        hooks = session.scalars(select(ManagedHook).where(ManagedHook.integration_id == integration.id))
-        return [platform.box.decrypt(integration.webhook_secret_encrypted)] + [
-            platform.box.decrypt(h.secret_encrypted) for h in hooks
-        ]
+def webhook_credentials(platform: Platform, session: Session, integration: Integration) -> list[tuple[str, str | None]]:
+    """Every (X-Gitlab-Token, signing token or None) a delivery for this integration may carry.
+
+    The integration's own pair is for hooks people install by hand; each managed hook has its own.
+    """
+    def plain(encrypted: bytes | None) -> str | None:
+        return platform.box.decrypt(encrypted) if encrypted is not None else None
+
+    pairs: list[tuple[str, str | None]] = [
+        (platform.box.decrypt(integration.webhook_secret_encrypted), plain(integration.signing_secret_encrypted))
+    ]
+    for hook in session.scalars(select(ManagedHook).where(ManagedHook.integration_id == integration.id)):
+        pairs.append((platform.box.decrypt(hook.secret_encrypted), plain(hook.signing_secret_encrypted)))
+    return pairs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 
 from stackyard.core.errors import Conflict, Invalid, NotFound
 from stackyard.core.ports import Forge, ForgeError
+from stackyard.gitlab.signatures import decode_signing_token, new_signing_token
+from stackyard.gitlab.token_check import WARN_DAYS_BEFORE_EXPIRY, expiry_problem
+from stackyard.services.token_health import note_token_ok
 from stackyard.storage.tables import Integration, ManagedHook, Stack, utcnow
 
 if TYPE_CHECKING:
@@ -38,7 +41,9 @@ def webhook_url(platform: Platform, name: str) -> str:
     return f"{platform.settings.public_url}/webhooks/gitlab/{name}"
 
 
-def forge_for(platform: Platform, integration: Integration, *, wait_on_rate_limit: bool = True) -> Forge:
+def forge_for(
+    platform: Platform, integration: Integration, *, wait_on_rate_limit: bool = True, today: date | None = None
+) -> Forge:
     """wait_on_rate_limit=False: a 429 is raised at once with its Retry-After, for callers that
     reschedule instead of sleeping in a worker thread (the feedback outbox)."""
     from stackyard.gitlab.forge import GitLabForge
@@ -48,7 +53,12 @@ def forge_for(platform: Platform, integration: Integration, *, wait_on_rate_limi
         platform.box.decrypt(integration.token_encrypted),
         timeout=platform.settings.gitlab_timeout,
         wait_on_rate_limit=wait_on_rate_limit,
+        today=(lambda: today) if today is not None else None,
     )
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
 def get_integration(session: Session, name: str) -> Integration:
@@ -67,7 +77,18 @@ def normalise_api_url(api_url: str) -> str:
     return url.removesuffix("/api/v4")
 
 
-def create_integration(platform: Platform, *, name: str, kind: str, api_url: str, token: str) -> Integration:
+def checked_signing_token(signing_token: str) -> str:
+    """A `whsec_…` token as GitLab shows it (GITLAB.md A4), refused with the reason when it is not one."""
+    try:
+        decode_signing_token(signing_token)
+    except ValueError as exc:
+        raise Invalid(f"signing_token: {exc}") from exc
+    return signing_token.strip()
+
+
+def create_integration(
+    platform: Platform, *, name: str, kind: str, api_url: str, token: str, signing_token: str | None = None
+) -> Integration:
     if kind != "gitlab":
         raise Invalid("kind must be 'gitlab'")
     if not valid_name(name):
@@ -75,6 +96,7 @@ def create_integration(platform: Platform, *, name: str, kind: str, api_url: str
     if not token.strip():
         raise Invalid("token must not be empty")
     url = normalise_api_url(api_url)
+    signing = checked_signing_token(signing_token) if signing_token else None
     with platform.sessions.begin() as session:
         if session.scalar(select(Integration.id).where(Integration.name == name)) is not None:
             raise Conflict(f"an integration named {name!r} already exists")
@@ -84,8 +106,51 @@ def create_integration(platform: Platform, *, name: str, kind: str, api_url: str
             api_url=url,
             token_encrypted=platform.box.encrypt(token.strip()),
             webhook_secret_encrypted=platform.box.encrypt(new_webhook_secret()),
+            signing_secret_encrypted=platform.box.encrypt(signing) if signing else None,
         )
         session.add(row)
+    return row
+
+
+def update_integration(
+    platform: Platform,
+    name: str,
+    *,
+    token: str | None = None,
+    signing_token: str | None = None,
+    remove_signing_token: bool = False,
+) -> Integration:
+    """Replace the GitLab token and/or set or remove the signing token used by hooks installed by hand.
+
+    A new token makes the last check's findings and any 401 mark stale: they described the old one.
+    """
+    if token is not None and not token.strip():
+        raise Invalid("token must not be empty")
+    if signing_token is not None and remove_signing_token:
+        raise Invalid("give a signing token or remove it, not both")
+    signing = checked_signing_token(signing_token) if signing_token is not None else None
+    with platform.sessions.begin() as session:
+        row = get_integration(session, name)
+        if token is not None:
+            row.token_encrypted = platform.box.encrypt(token.strip())
+            row.token_user = None
+            row.token_scopes = []
+            row.token_expires_at = None
+            row.token_problems = []
+            row.checked_at = None
+            row.token_failing_since = None
+        if signing is not None:
+            row.signing_secret_encrypted = platform.box.encrypt(signing)
+        elif remove_signing_token:
+            row.signing_secret_encrypted = None
+    return row
+
+
+def rotate_signing_token(platform: Platform, name: str) -> Integration:
+    """A fresh `whsec_` token for hooks installed by hand; paste it into each hook's settings in GitLab."""
+    with platform.sessions.begin() as session:
+        row = get_integration(session, name)
+        row.signing_secret_encrypted = platform.box.encrypt(new_signing_token())
     return row
 
 
@@ -114,10 +179,15 @@ class CheckResult:
 
 
 def check_integration(platform: Platform, name: str, *, today: date | None = None) -> CheckResult:
-    """Asks GitLab who the token is; the answer is also kept on the integration for the UI."""
+    """Asks GitLab who the token is; the answer is also kept on the integration for the UI.
+
+    The expiry warning is not stored with the other findings: it is recomputed whenever the
+    integration is shown, so a token checked 40 days before it expires is flagged 30 days before.
+    """
+    today = today or utc_today()
     with platform.sessions() as session:
         row = get_integration(session, name)
-        forge = forge_for(platform, row)
+        forge = forge_for(platform, row, today=today)
     try:
         result = forge.check_token()
         check = CheckResult(
@@ -130,19 +200,66 @@ def check_integration(platform: Platform, name: str, *, today: date | None = Non
     except ForgeError as exc:
         check = CheckResult(ok=False, user=None, scopes=[], expires_at=None,
                             problems=[f"could not reach GitLab at {row.api_url}: {exc}"])
+    expiry, _expired = expiry_problem(check.expires_at, today)
     with platform.sessions.begin() as session:
         row = get_integration(session, name)
         row.token_user = check.user
         row.token_scopes = check.scopes
         row.token_expires_at = check.expires_at
-        row.token_problems = check.problems
+        row.token_problems = [p for p in check.problems if p != expiry]
         row.checked_at = utcnow()
+        integration_id = row.id
+    if check.user is not None:
+        # GitLab said who the token is: it authenticates again, whatever failed before.
+        note_token_ok(platform, integration_id)
     return check
 
 
+def token_failing_problem(row: Integration) -> str | None:
+    if row.token_failing_since is None:
+        return None
+    since = row.token_failing_since.strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"GitLab has refused this integration's token (401 Unauthorized) since {since}: it was revoked or "
+        f"has expired, so Stackyard cannot report runs to GitLab or repair hooks. Create a new access token with the "
+        f"api scope, then `stackyard integration update {row.name} --token -` and "
+        f"`stackyard integration check {row.name}`."
+    )
+
+
+def token_problems(row: Integration, *, today: date) -> list[str]:
+    """What is wrong with the token now: the last check's findings, a live expiry warning, a 401 mark."""
+    problems = [str(p) for p in row.token_problems or []]
+    failing = token_failing_problem(row)
+    if failing:
+        problems.insert(0, failing)
+    expiry, expired = expiry_problem(row.token_expires_at, today)
+    if expiry:
+        when = "now" if expired else "before then"
+        problems.append(
+            f"{expiry}: create a new token with the api scope {when}, then "
+            f"`stackyard integration update {row.name} --token -`"
+        )
+    return problems
+
+
+def days_until(expires_at: str | None, today: date) -> int | None:
+    if not expires_at:
+        return None
+    try:
+        return (date.fromisoformat(expires_at[:10]) - today).days
+    except ValueError:
+        return None
+
+
 def describe_integration(platform: Platform, row: Integration, *, admin: bool,
-                         hooks: list[ManagedHook] | None = None) -> dict[str, Any]:
-    """The API's view: the token never appears; the webhook secret only for admins (SPEC.md)."""
+                         hooks: list[ManagedHook] | None = None, today: date | None = None) -> dict[str, Any]:
+    """The API's view: the token never appears; the webhook secret and signing token only for admins (SPEC.md).
+
+    Signing tokens of managed hooks are never shown: Stackyard gave them to GitLab itself.
+    """
+    today = today or utc_today()
+    expires_in = days_until(row.token_expires_at, today)
     answer: dict[str, Any] = {
         "name": row.name,
         "kind": row.kind,
@@ -152,15 +269,22 @@ def describe_integration(platform: Platform, row: Integration, *, admin: bool,
         "token_user": row.token_user,
         "token_scopes": row.token_scopes,
         "token_expires_at": row.token_expires_at,
-        "problems": list(row.token_problems or []) + ([row.feedback_problem] if row.feedback_problem else []),
+        "token_expires_in_days": expires_in,
+        "token_expiring": expires_in is not None and expires_in <= WARN_DAYS_BEFORE_EXPIRY,
+        "token_failing_since": row.token_failing_since.isoformat() if row.token_failing_since else None,
+        "signing_token_set": row.signing_secret_encrypted is not None,
+        "problems": token_problems(row, today=today) + ([row.feedback_problem] if row.feedback_problem else []),
         "checked_at": row.checked_at.isoformat() if row.checked_at else None,
     }
     if admin:
         answer["webhook_secret"] = platform.box.decrypt(row.webhook_secret_encrypted)
+        answer["signing_token"] = (
+            platform.box.decrypt(row.signing_secret_encrypted) if row.signing_secret_encrypted else None
+        )
     if hooks is not None:
         answer["hooks"] = [
             {"project_id": h.project_id, "project": h.project_path, "hook_id": h.hook_id,
-             "state": h.state, "error": h.last_error}
+             "state": h.state, "error": h.last_error, "signed": h.signing_secret_encrypted is not None}
             for h in hooks
         ]
     return answer

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stackyard.core.errors import Conflict, Invalid, NotFound
-from stackyard.core.ports import ForgeError
+from stackyard.core.ports import ForgeAuthError, ForgeError
 from stackyard.core.runs import EXECUTING, TERMINAL, RunState, RunType, Trigger
 from stackyard.runner.workspace import WorkspaceCache
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import change_state, dispatch, unit_of_work
 from stackyard.services.stacks import get_stack
+from stackyard.services.token_health import note_token_failure
 from stackyard.storage.tables import Integration, Run, Stack, utcnow
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def trigger_run(platform: Platform, stack_name: str, *, run_type: str, sha: str 
     try:
         full_sha = forge_for(platform, integration).commit_sha(project_id, sha or branch)
     except ForgeError as exc:
+        if isinstance(exc, ForgeAuthError):
+            note_token_failure(platform, integration.id)
         raise Invalid(f"GitLab could not find {'commit ' + sha if sha else 'branch ' + branch}: {exc}") from exc
     with unit_of_work(platform) as (session, after):
         stack = get_stack(session, stack_name)

@@ -1,4 +1,4 @@
-"""Integrations over the API: GitLab servers, their webhook secret and token health."""
+"""Integrations over the API: GitLab servers, their webhook secret, signing token and token health."""
 
 from __future__ import annotations
 
@@ -24,12 +24,23 @@ class IntegrationCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     api_url: str = Field(min_length=1, max_length=500)
     token: str = Field(min_length=1, max_length=1000)
+    # For hooks installed by hand with a GitLab 19.0+ signing token (whsec_…): copy it here.
+    signing_token: str | None = Field(default=None, max_length=1000)
+
+
+class IntegrationUpdate(BaseModel):
+    """Only the fields sent change; `"signing_token": null` removes the signing token."""
+
+    model_config = ConfigDict(extra="forbid")
+    token: str | None = Field(default=None, min_length=1, max_length=1000)
+    signing_token: str | None = Field(default=None, max_length=1000)
 
 
 @router.post("", status_code=201)
 def create_integration(body: IntegrationCreate, platform: PlatformDep) -> dict[str, Any]:
     row = service.create_integration(
-        platform, name=body.name, kind=body.kind, api_url=body.api_url, token=body.token
+        platform, name=body.name, kind=body.kind, api_url=body.api_url, token=body.token,
+        signing_token=body.signing_token,
     )
     return service.describe_integration(platform, row, admin=True)
 
@@ -47,6 +58,19 @@ def read_integration(name: str, platform: PlatformDep, session: SessionDep, who:
     return service.describe_integration(platform, row, admin=who.is_admin, hooks=hooks)
 
 
+@router.patch("/{name}")
+def update_integration(name: str, body: IntegrationUpdate, platform: PlatformDep) -> dict[str, Any]:
+    sent = body.model_fields_set
+    row = service.update_integration(
+        platform,
+        name,
+        token=body.token,
+        signing_token=body.signing_token,
+        remove_signing_token="signing_token" in sent and body.signing_token is None,
+    )
+    return service.describe_integration(platform, row, admin=True)
+
+
 @router.delete("/{name}", status_code=204)
 def delete_integration(name: str, platform: PlatformDep) -> None:
     service.delete_integration(platform, name)
@@ -55,6 +79,12 @@ def delete_integration(name: str, platform: PlatformDep) -> None:
 @router.post("/{name}/rotate-secret")
 def rotate_secret(name: str, platform: PlatformDep) -> dict[str, Any]:
     row = service.rotate_secret(platform, name)
+    return service.describe_integration(platform, row, admin=True)
+
+
+@router.post("/{name}/rotate-signing-token")
+def rotate_signing_token(name: str, platform: PlatformDep) -> dict[str, Any]:
+    row = service.rotate_signing_token(platform, name)
     return service.describe_integration(platform, row, admin=True)
 
 
