@@ -19,7 +19,9 @@ from stackyard.devtools.gitlab_double.server import serve_asgi
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is open,
+# which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), "install Debian's chromium (make test does: apt-get install chromium)"
     with sync_playwright() as playwright:

@@ -265,7 +265,10 @@ def _claim(platform: Platform, run_id: int) -> Job | None:
             if run.id not in startable_runs(session, stack.id):
                 return None
             if run.type == RunType.TRACKED and _earlier_delivery_pending(session, stack.integration_id, run):
-                return None  # the delivery that finishes processing dispatches this stack again
+                # The delivery dispatches this stack when it is processed; a later look guards
+                # against it having committed just before this transaction could see its run.
+                after.later.add(run.id)
+                return None
             wanted, phase = RunState.PREPARING, "plan"
             run.started_at = utcnow()
         elif run.state == RunState.CONFIRMED:

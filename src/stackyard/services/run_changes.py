@@ -19,16 +19,23 @@ if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
 
 
+RECHECK_AFTER = 2.0
+
+
 @dataclass
 class AfterCommit:
     """Queue messages owed once the transaction commits (never before: a worker could miss the rows)."""
 
     feedback: bool = False
     runs: set[int] = field(default_factory=set)
+    # Runs to look at again in a few seconds rather than now.
+    later: set[int] = field(default_factory=set)
 
     def send(self, platform: Platform) -> None:
         for run_id in sorted(self.runs):
             platform.tasks.execute_run(run_id)
+        for run_id in sorted(self.later):
+            platform.tasks.execute_run_later(run_id, RECHECK_AFTER)
         if self.feedback:
             platform.tasks.send_feedback()
 

@@ -18,6 +18,7 @@ class Tasks:
 
     process_deliveries: Callable[[list[int]], Any]
     execute_run: Callable[[int], Any]
+    execute_run_later: Callable[[int, float], Any]
     send_feedback: Callable[[], Any]
     # The same pass, `delay` seconds from now: backoff and Retry-After (huey's scheduled tasks).
     send_feedback_after: Callable[[float], Any]
@@ -35,12 +36,16 @@ def register_tasks(platform: Platform) -> Tasks:
 
         run(platform, delivery_ids)
 
-    # No retries: a run that fails is failed; one whose message was lost is re-dispatched by the sweeper.
-    @huey.task(name="execute_run")
+    # A failure inside a run ends the run (execution catches it); retries cover errors around it, such
+    # as a database that is briefly away while claiming. Claims are idempotent, so a retry is safe.
+    @huey.task(name="execute_run", retries=2, retry_delay=5)
     def execute_run(run_id: int) -> None:
         from stackyard.services.execution import execute_run as run
 
         run(platform, run_id)
+
+    def execute_run_later(run_id: int, delay: float) -> Any:
+        return execute_run.schedule(args=(run_id,), delay=delay)
 
     @huey.task(name="send_feedback")
     def send_feedback() -> None:
@@ -67,6 +72,7 @@ def register_tasks(platform: Platform) -> Tasks:
     return Tasks(
         process_deliveries=process_deliveries,
         execute_run=execute_run,
+        execute_run_later=execute_run_later,
         send_feedback=send_feedback,
         send_feedback_after=send_feedback_after,
         send_untouched_status=send_untouched_status,
