@@ -17,8 +17,11 @@ def create_huey(queue_url: str, *, name: str = "stackyard") -> Huey:
         if path is None or not str(path):
             raise ValueError(f"STACKYARD_QUEUE_URL {queue_url!r}: expected sqlite:///path/to/queue.db")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # fsync: a message handed to the queue must survive a crash, as the database rows do.
-        return SqliteHuey(name, filename=str(path), fsync=True, utc=True)
+        # No fsync per message: the database, synced on every commit, is the source of truth, and the
+        # sweeper re-sends what a lost message carried (deliveries still `received`, runs still queued
+        # or confirmed, pending outbox items). WAL keeps committed messages through a process crash;
+        # only a power cut can lose the last ones, and the sweeper covers that within two minutes.
+        return SqliteHuey(name, filename=str(path), fsync=False, utc=True)
     raise ValueError(
         f"STACKYARD_QUEUE_URL {queue_url!r}: use sqlite:///path/to/queue.db or redis://host:port/db"
     )
