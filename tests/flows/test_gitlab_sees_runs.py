@@ -94,3 +94,23 @@ def test_unconfirmed_run_says_it_waits_and_two_merge_requests_get_the_comment(
     last = [b for b, _ in posts(double, "/statuses/") if b.get("name") == "stackyard/app" and b.get("ref") == "main"]
     assert last[-1]["state"] == "running"
     assert last[-1]["description"] == "+1 ~0 -0 would add 1 resource, awaiting confirmation"
+
+
+def test_a_merge_request_opened_after_its_commit_was_planned_still_gets_the_comment(
+    client: TestClient, admin: dict[str, str], platform: Platform, gitlab: tuple[GitLabDouble, str]
+) -> None:
+    double, base_url = gitlab
+    setup(client, admin, base_url, autodeploy=False)
+    double.push(PROJECT, branch="feature", files={"app/main.sh": "echo late\n"})
+    drain(platform)
+    [run] = run_rows(platform)
+    assert run.state == "finished"  # planned, and nobody to comment to yet
+    iid = double.open_merge_request(PROJECT, source_branch="feature", target_branch="main", title="late")
+    drain(platform)
+    ours = [n for n in double.notes(PROJECT, iid) if str(n["body"]).startswith("<!-- stackyard:app -->")]
+    assert len(ours) == 1 and f"/runs/{run.id}" in str(ours[0]["body"])
+    assert [r.merge_request_iid for r in run_rows(platform)] == [iid]  # still one run, now knowing its MR
+    # The merge request's "update" for the same head changes nothing: still one comment.
+    double.open_merge_request(PROJECT, source_branch="feature", target_branch="main", title="again")
+    drain(platform)
+    assert len([n for n in double.notes(PROJECT, iid) if str(n["body"]).startswith("<!-- stackyard:app -->")]) == 1

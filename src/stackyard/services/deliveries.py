@@ -17,7 +17,11 @@ from stackyard.core.scheduling import RunView, superseded
 from stackyard.core.triggers import CompareQuery, RunRequest, decide, route, untouched
 from stackyard.gitlab.parse import parse_delivery
 from stackyard.logs import get_logger
-from stackyard.services.feedback import record_run_feedback, record_untouched_feedback
+from stackyard.services.feedback import (
+    record_merge_request_comment,
+    record_run_feedback,
+    record_untouched_feedback,
+)
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import AfterCommit, change_state, dispatch, unit_of_work
 from stackyard.services.stacks import spec_of
@@ -128,10 +132,18 @@ def _ensure_run(
             Run.trigger != "manual",
         )
     )
-    if existing is not None:
-        return existing
     stack = session.get(Stack, stack_id)
     assert stack is not None
+    if existing is not None:
+        if request.merge_request_iid is not None:
+            shared = session.get(Run, existing)
+            assert shared is not None
+            if shared.merge_request_iid is None:
+                shared.merge_request_iid = request.merge_request_iid
+            after.feedback |= record_merge_request_comment(
+                session, shared, stack, merge_request_iid=request.merge_request_iid
+            )
+        return existing
     with session.begin_nested():
         run = Run(
             stack_id=stack_id,

@@ -126,24 +126,51 @@ def _record_deployment(session: Session, platform: Platform, run: Run, stack: St
     return True
 
 
-def _record_comment(session: Session, run: Run, stack: Stack, ref: str) -> bool:
-    state = RunState(run.state)
-    if state not in COMMENT_STATES:
-        return False
-    summary = run_summary(run)
-    channel = channel_for(COMMENT, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref)
-    last = _last_item(session, channel, run_id=run.id)
-    wanted = {"state": state.value, "summary": summary.as_dict() if summary else None}
-    if last is not None and {k: last.payload.get(k) for k in wanted} == wanted:
-        return False
-    _add(session, run, COMMENT, channel, {
+def _comment_payload(run: Run, stack: Stack, wanted: dict[str, Any]) -> dict[str, Any]:
+    return {
         "project_id": stack.project_id,
         "sha": run.commit_sha,
         "ref": run.ref,
         "from_fork": run.from_fork,
         "merge_request_iid": run.merge_request_iid,
         **wanted,
-    })
+    }
+
+
+def _comment_wanted(run: Run) -> dict[str, Any]:
+    summary = run_summary(run)
+    return {"state": RunState(run.state).value, "summary": summary.as_dict() if summary else None}
+
+
+def _record_comment(session: Session, run: Run, stack: Stack, ref: str) -> bool:
+    if RunState(run.state) not in COMMENT_STATES:
+        return False
+    channel = channel_for(COMMENT, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref)
+    last = _last_item(session, channel, run_id=run.id)
+    wanted = _comment_wanted(run)
+    if last is not None and {k: last.payload.get(k) for k in wanted} == wanted:
+        return False
+    _add(session, run, COMMENT, channel, _comment_payload(run, stack, wanted))
+    return True
+
+
+def record_merge_request_comment(session: Session, run: Run, stack: Stack, *, merge_request_iid: int) -> bool:
+    """A merge request opened on a commit whose run already ended: its comment goes there too.
+
+    The run is shared (one per stack, commit and type), so no state change will bring the comment to a
+    merge request opened after the push that made the run. Returns True when an item was added.
+    """
+    if stack.project_id is None or RunState(run.state) not in COMMENT_STATES:
+        return False  # an earlier state: the comment is written later, to every open merge request
+    ref = status_ref(run.ref, from_fork=run.from_fork, merge_request_iid=run.merge_request_iid)
+    channel = channel_for(COMMENT, stack_id=stack.id, commit_sha=run.commit_sha, ref=ref)
+    last = _last_item(session, channel, run_id=run.id)
+    if last is not None and (last.state in OPEN_STATES or str(merge_request_iid) in (last.result or {}).get(
+        "notes", {}
+    )):
+        return False  # still to be sent (it will find the new merge request), or already there
+    session.flush()
+    _add(session, run, COMMENT, channel, _comment_payload(run, stack, _comment_wanted(run)))
     return True
 
 
