@@ -40,6 +40,8 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
         structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
     )
     logging.basicConfig(level=level.upper(), stream=_CurrentStderr(), format="%(message)s", force=True)
+    # Alembic narrates every migration step at INFO; a person running `token create` wants the token.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -9,41 +9,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from stackyard.bootstrap import Platform
-from stackyard.devtools.gitlab_double import GitLabDouble, serve_double
+from stackyard.devtools.gitlab_double import GitLabDouble
 from stackyard.storage.tables import Run
+from support.gitlab_setup import add_integration, add_stack, gitlab_with_project, replay
 from support.queue import drain
-
-TOKEN = "glpat-flowtoken"
 
 
 @pytest.fixture
 def gitlab() -> Iterator[tuple[GitLabDouble, str]]:
-    double = GitLabDouble()
-    double.add_user(username="stackyard-bot", token=TOKEN, scopes=("api",), expires_at=None)
-    double.add_project(path="infra/live", default_branch="main",
-                       files={"prod/main.tf": "# prod\n", "dev/main.tf": "# dev\n", "README.md": "hi\n"})
-    with serve_double(double) as base_url:
-        yield double, base_url
+    with gitlab_with_project({"prod/main.tf": "# prod\n", "dev/main.tf": "# dev\n", "README.md": "hi\n"}) as found:
+        yield found
 
 
 def setup_stacks(client: TestClient, admin: dict[str, str], base_url: str) -> None:
-    body = {"kind": "gitlab", "name": "gl", "api_url": base_url, "token": TOKEN}
-    assert client.post("/api/v1/integrations", headers=admin, json=body).status_code == 201
+    add_integration(client, admin, base_url)
     for name, root in (("prod", "prod"), ("dev", "dev"), ("docs", "docs")):
-        stack = {"name": name, "integration": "gl", "repository": "infra/live", "project_root": root,
-                 "vendor": "commands", "commands": {"plan": ["true"]}}
-        response = client.post("/api/v1/stacks", headers=admin, json=stack)
-        assert response.status_code == 201, response.text
-
-
-def replay(client: TestClient, double: GitLabDouble, start: int) -> list[int]:
-    """The hook points at the public URL, not at this test client: hand GitLab's requests over as sent."""
-    statuses = []
-    for delivery in double.deliveries[start:]:
-        path = "/webhooks/gitlab/gl"
-        assert delivery.url.endswith(path)
-        statuses.append(client.post(path, content=delivery.body, headers=delivery.headers).status_code)
-    return statuses
+        add_stack(client, admin, name=name, project_root=root, vendor="commands", commands={"plan": ["true"]})
 
 
 def runs(platform: Platform) -> list[tuple[int, str, str, str]]:

@@ -17,18 +17,6 @@ TOKEN = "glpat-uitoken"
 
 
 @pytest.fixture
-def admin_page(platform: Platform, admin_token: str) -> Iterator[TestClient]:
-    with signed_in_client(platform, admin_token) as client:
-        yield client
-
-
-@pytest.fixture
-def reader_page(platform: Platform, reader_token: str) -> Iterator[TestClient]:
-    with signed_in_client(platform, reader_token) as client:
-        yield client
-
-
-@pytest.fixture
 def prod(platform: Platform) -> int:
     return add_stack(platform, name="prod", integration_id=add_integration(platform))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,22 +14,9 @@ from support.ui_rows import (
     add_log_lines,
     add_run,
     add_stack,
-    signed_in_client,
 )
 
 SECRET_VALUE = "hunter2-do-not-show"
-
-
-@pytest.fixture
-def admin_page(platform: Platform, admin_token: str) -> Iterator[TestClient]:
-    with signed_in_client(platform, admin_token) as client:
-        yield client
-
-
-@pytest.fixture
-def reader_page(platform: Platform, reader_token: str) -> Iterator[TestClient]:
-    with signed_in_client(platform, reader_token) as client:
-        yield client
 
 
 @pytest.fixture

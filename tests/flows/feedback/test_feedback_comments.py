@@ -8,13 +8,7 @@ import pytest
 
 from stackyard.bootstrap import Platform
 from stackyard.core.reports import NOTE_LIMIT, comment_marker
-from stackyard.settings import Settings
 from support.feedback_world import PROJECT, SUMMARY_ONE_ADD, World, advance, gitlab_world, settle, start_run
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"gitlab_timeout": 1.0, "public_url": "https://stackyard.example"})
 
 
 @pytest.fixture

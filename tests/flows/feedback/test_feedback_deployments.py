@@ -7,13 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from stackyard.bootstrap import Platform
-from stackyard.settings import Settings
 from support.feedback_world import PROJECT, SUMMARY_ONE_ADD, World, advance, gitlab_world, settle, start_run
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"gitlab_timeout": 1.0, "public_url": "https://stackyard.example"})
 
 
 @pytest.fixture

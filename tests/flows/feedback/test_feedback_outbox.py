@@ -29,11 +29,6 @@ from support.queue import drain
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"gitlab_timeout": 1.0})
-
-
-@pytest.fixture
 def world(platform: Platform) -> Iterator[World]:
     with gitlab_world(platform) as built:
         built.add_stack("app")

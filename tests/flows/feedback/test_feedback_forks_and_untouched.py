@@ -10,15 +10,9 @@ from sqlalchemy import select
 from stackyard.bootstrap import Platform
 from stackyard.core.reports import UNTOUCHED_DESCRIPTION, comment_marker
 from stackyard.services.feedback import record_untouched_feedback
-from stackyard.settings import Settings
 from stackyard.storage.tables import Stack
 from support.feedback_world import PROJECT, SUMMARY_ONE_ADD, World, advance, gitlab_world, items_of, start_run
 from support.queue import drain
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"gitlab_timeout": 1.0, "public_url": "https://stackyard.example"})
 
 
 @pytest.fixture

@@ -8,13 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stackyard.bootstrap import Platform
-from stackyard.settings import Settings
 from support.feedback_world import PROJECT, World, advance, gitlab_world, start_run
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"gitlab_timeout": 1.0})
 
 
 @pytest.fixture
