@@ -13,7 +13,7 @@ from stackyard.bootstrap import Platform, create_app
 from stackyard.cli.main import app
 from stackyard.devtools.gitlab_double import GitLabDouble
 from stackyard.devtools.gitlab_double.server import serve_asgi
-from support.gitlab_setup import add_integration, add_stack, gitlab_with_project
+from support.gitlab_setup import add_integration, gitlab_with_project
 from support.queue import drain
 
 
@@ -35,8 +35,13 @@ def test_run_commands(cli: CliRunner, client: TestClient, admin: dict[str, str],
                       gitlab: tuple[GitLabDouble, str]) -> None:
     double, base_url = gitlab
     add_integration(client, admin, base_url)
-    add_stack(client, admin, name="app", project_root="app", vendor="commands", install_webhook=False,
-              commands={"plan": ["echo hello from the plan"], "apply": ["echo applying"]})
+    created = cli.invoke(app, ["stack", "create", "--name", "app", "--integration", "gl", "--repository",
+                               "infra/live", "--project-root", "app", "--vendor", "commands", "--no-install-webhook",
+                               "--plan", "echo hello from the plan", "--apply", "echo applying",
+                               "--report-untouched", "--time-limit", "600"])
+    assert created.exit_code == 0, created.output
+    stack = json.loads(created.output)
+    assert (stack["report_untouched"], stack["time_limit"], stack["install_webhook"]) == (True, 600, False)
     head = double.push("infra/live", branch="main", files={"app/main.sh": "echo 1\n"}, deliver=False)
 
     made = cli.invoke(app, ["run", "trigger", "app"])

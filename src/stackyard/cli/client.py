@@ -206,6 +206,12 @@ def stack_create(
     autodeploy: Annotated[bool, typer.Option(help="Apply tracked runs without confirmation.")] = False,
     allow_forks: Annotated[bool, typer.Option(help="Let merge requests from forks run.")] = False,
     install_webhook: Annotated[bool, typer.Option(help="Install the project hook.")] = True,
+    report_untouched: Annotated[
+        bool, typer.Option(help="Post a passing status on commits that do not touch this stack.")
+    ] = False,
+    time_limit: Annotated[
+        int | None, typer.Option(help="Seconds a plan or an apply may take (default: the server's).", min=1)
+    ] = None,
 ) -> None:
     commands: dict[str, list[str]] = {}
     if plan:
@@ -217,6 +223,7 @@ def stack_create(
         "branch": branch, "project_root": project_root, "watched_paths": watch or [], "commands": commands,
         "environment": parse_pairs(env or [], "--env"), "secrets": parse_pairs(secret or [], "--secret"),
         "autodeploy": autodeploy, "allow_forks": allow_forks, "install_webhook": install_webhook,
+        "report_untouched": report_untouched, "time_limit": time_limit,
     }))
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy import select
 
+from stackyard.bootstrap import Platform
 from stackyard.core.runs import TERMINAL, RunState
 from stackyard.services import runs
 from stackyard.services.run_log import log_lines, log_text
@@ -106,7 +107,7 @@ async def cancel(run_id: int, platform: PlatformDep) -> dict[str, Any]:
     return _describe(platform, run_id)
 
 
-def _describe(platform: PlatformDep, run_id: int) -> dict[str, Any]:
+def _describe(platform: Platform, run_id: int) -> dict[str, Any]:
     with platform.sessions() as session:
         run = runs.get_run(session, run_id)
         stack = session.get(Stack, run.stack_id)
