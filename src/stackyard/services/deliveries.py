@@ -108,7 +108,7 @@ def _finish(
         delivery.state = "processed"
         delivery.outcome = outcome
         delivery.processed_at = utcnow()
-        # Tracked runs of other stacks may have waited for this delivery to be processed (execution.py).
+        # The runs just made, and tracked runs that waited for this delivery to be processed (execution.py).
         waiting = list(session.scalars(
             select(Run.stack_id)
             .join(Stack, Stack.id == Run.stack_id)
@@ -163,11 +163,9 @@ def _ensure_run(
             run.finished_at = utcnow()
         session.add(run)
     after.feedback |= record_run_feedback(session, platform, run, stack)
-    if request.blocked_reason:
-        return run.id
-    _cancel_superseded(session, platform, after, run, stack)
-    dispatch(session, after, stack_id)
-    return run.id
+    if not request.blocked_reason:
+        _cancel_superseded(session, platform, after, run, stack)
+    return run.id  # _finish dispatches every stack with queued runs, this one included
 
 
 def _cancel_superseded(session: Session, platform: Platform, after: AfterCommit, new: Run, stack: Stack) -> None:

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 from stackyard.core.errors import Conflict, Invalid, NotFound
 from stackyard.core.ports import ForgeAuthError, ForgeError
 from stackyard.core.runs import EXECUTING, TERMINAL, RunState, RunType, Trigger
-from stackyard.runner.workspace import WorkspaceCache
+from stackyard.services.feedback import record_run_feedback
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import change_state, dispatch, unit_of_work
 from stackyard.services.stacks import get_stack
+from stackyard.services.sweep import prune_run_workspaces
 from stackyard.services.token_health import note_token_failure
 from stackyard.storage.tables import Integration, Run, Stack, utcnow
 
@@ -104,16 +105,10 @@ def trigger_run(platform: Platform, stack_name: str, *, run_type: str, sha: str 
         )
         session.add(run)
         session.flush()
-        after.feedback |= _record_created(session, platform, run, stack)
+        after.feedback |= record_run_feedback(session, platform, run, stack)
         dispatch(session, after, stack.id)
         run_id = run.id
     return run_id
-
-
-def _record_created(session: Session, platform: Platform, run: Run, stack: Stack) -> bool:
-    from stackyard.services.feedback import record_run_feedback
-
-    return record_run_feedback(session, platform, run, stack)
 
 
 def confirm_run(platform: Platform, run_id: int) -> None:
@@ -133,7 +128,7 @@ def discard_run(platform: Platform, run_id: int) -> None:
             raise Conflict(f"run {run_id} is {run.state}: only an unconfirmed run can be discarded")
         change_state(session, platform, after, run, stack, RunState.DISCARDED, reason="discarded by a person")
         dispatch(session, after, stack.id)
-    WorkspaceCache(platform.settings.workspace_dir).prune_workspaces(_active_run_ids(platform))
+    prune_run_workspaces(platform)
 
 
 def cancel_run(platform: Platform, run_id: int) -> None:
@@ -148,7 +143,7 @@ def cancel_run(platform: Platform, run_id: int) -> None:
             return
         change_state(session, platform, after, run, stack, RunState.CANCELED, reason="canceled by a person")
         dispatch(session, after, stack.id)
-    WorkspaceCache(platform.settings.workspace_dir).prune_workspaces(_active_run_ids(platform))
+    prune_run_workspaces(platform)
 
 
 def _locked(session: Session, run_id: int) -> tuple[Run, Stack]:
@@ -158,8 +153,3 @@ def _locked(session: Session, run_id: int) -> tuple[Run, Stack]:
     stack = session.get(Stack, run.stack_id)
     assert stack is not None
     return run, stack
-
-
-def _active_run_ids(platform: Platform) -> list[int]:
-    with platform.sessions() as session:
-        return list(session.scalars(select(Run.id).where(Run.state.not_in([str(s) for s in TERMINAL]))))

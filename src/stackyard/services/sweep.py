@@ -88,12 +88,16 @@ def redispatch_waiting_runs(platform: Platform, *, older_than: timedelta = STALE
         after.runs.update(r.id for r in rows if r.state == RunState.CONFIRMED)
 
 
-def prune_workspaces(platform: Platform) -> None:
+def prune_run_workspaces(platform: Platform) -> None:
+    """Removes the workspaces of runs that have ended (a discarded plan's saved files, say)."""
     with platform.sessions() as session:
         active = list(session.scalars(select(Run.id).where(Run.state.not_in([str(s) for s in TERMINAL]))))
-    cache = WorkspaceCache(platform.settings.workspace_dir)
-    cache.prune_workspaces(active)
-    cache.prune(unused_for=SOURCE_KEPT_FOR.total_seconds())
+    WorkspaceCache(platform.settings.workspace_dir).prune_workspaces(active)
+
+
+def prune_workspaces(platform: Platform) -> None:
+    prune_run_workspaces(platform)
+    WorkspaceCache(platform.settings.workspace_dir).prune(unused_for=SOURCE_KEPT_FOR.total_seconds())
 
 
 def sweep(platform: Platform) -> None:
