@@ -31,11 +31,14 @@ def submit_all(platform: Platform, items: list[Incoming]) -> list[object]:
         return asyncio.run(run())
     finally:
         batcher.close()
+        store.close()
 
 
 def test_concurrent_deliveries_are_one_transaction_and_one_message(platform: Platform) -> None:
     gl = create_integration(platform, name="gl", kind="gitlab", api_url="https://gitlab.example.com", token="t")
-    DeliveryStore(platform).store([incoming(gl.id, "seen-before")])
+    store = DeliveryStore(platform)
+    store.store([incoming(gl.id, "seen-before")])
+    store.close()
     items = [incoming(gl.id, f"k{n}", n) for n in range(20)]
     items += [incoming(gl.id, "k3"), incoming(gl.id, "seen-before")]
     answers = submit_all(platform, items)
@@ -55,7 +58,9 @@ def test_concurrent_deliveries_are_one_transaction_and_one_message(platform: Pla
 def test_keys_from_two_integrations_do_not_collide(platform: Platform) -> None:
     one = create_integration(platform, name="one", kind="gitlab", api_url="https://a.example.com", token="t")
     two = create_integration(platform, name="two", kind="gitlab", api_url="https://b.example.com", token="t")
-    stored = DeliveryStore(platform).store([incoming(one.id, "same"), incoming(two.id, "same")])
+    store = DeliveryStore(platform)
+    stored = store.store([incoming(one.id, "same"), incoming(two.id, "same")])
+    store.close()
     assert [a.new for a in stored.answers] == [True, True]
     assert len(set(stored.new_ids)) == 2
 

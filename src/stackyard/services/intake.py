@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import PoolProxiedConnection
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from stackyard.logs import get_logger
 from stackyard.storage.tables import Delivery, utcnow
@@ -62,29 +65,38 @@ class Stored:
     new_ids: list[int]
 
 
-# Written by hand because this one statement is the whole cost of the webhook hot path: through
-# SQLAlchemy's execution layer it took ~0.5 ms of CPU per transaction, as much as ten rows take in SQLite
-# (README, "Benchmarks"). The timestamp still goes through SQLAlchemy's own bind processor and the headers
-# are JSON text, so rows read back exactly as if the ORM had written them. ON CONFLICT DO NOTHING
-# (SQLite 3.24+, PostgreSQL 9.5+) skips keys stored before, or by another process at the same moment.
+# Written by hand because these statements are the whole cost of the webhook hot path. Through SQLAlchemy's
+# execution layer (pool checkout, events, transaction objects) a batch cost ~0.15 ms more CPU than the
+# rows themselves (README, "Benchmarks"), so the store keeps one DBAPI connection of its own and speaks
+# plain SQL on it. The timestamp still goes through SQLAlchemy's own bind processor and the headers are
+# JSON text, so rows read back exactly as if the ORM had written them. ON CONFLICT DO NOTHING (SQLite
+# 3.24+, PostgreSQL 9.5+) skips keys stored before, or by another process at the same moment.
 _COLUMNS = ("integration_id", "event", "idempotency_key", "headers", "body", "received_at", "state")
 _RETURNING = "RETURNING id, integration_id, idempotency_key"
 _CONFLICT = "ON CONFLICT (integration_id, idempotency_key) DO NOTHING"
 
 
 class DeliveryStore:
-    """Keeps deliveries durably, a batch per transaction; built once per process from the platform."""
+    """Keeps deliveries durably, a batch per transaction; one per process, built from the platform.
+
+    It holds one database connection for its whole life (the group-commit writer is its only caller,
+    so the connection is never contended); `close()` gives it back.
+    """
 
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
         dialect = platform.engine.dialect
         if dialect.name not in ("sqlite", "postgresql"):
             raise ValueError(f"webhook intake needs SQLite or PostgreSQL (ON CONFLICT, RETURNING), not {dialect.name}")
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        self._marker = "?" if dialect.paramstyle == "qmark" else "%s"
         casts = {"headers": "::json"} if dialect.name == "postgresql" else {}
-        self._row_sql = "(" + ", ".join(marker + casts.get(column, "") for column in _COLUMNS) + ")"
+        self._row_sql = "(" + ", ".join(self._marker + casts.get(column, "") for column in _COLUMNS) + ")"
+        # pysqlite runs in autocommit mode here (storage/db.py): take the write lock up front, as the engine does.
+        self._begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
         received_at = Delivery.__table__.c.received_at.type.dialect_impl(dialect)
         self._timestamp = received_at.bind_processor(dialect) or (lambda value: value)
+        self._lock = threading.Lock()
+        self._connection: PoolProxiedConnection | None = None
 
     def store(self, batch: Sequence[Incoming]) -> Stored:
         """Commits the whole batch in one transaction, so every caller may then answer 202.
@@ -93,8 +105,8 @@ class DeliveryStore:
         existing delivery and `new=False`. Hand `new_ids` to `hand_over` after this returns.
         """
         keyed = [((item.integration_id, delivery_key(item.headers, item.body)), item) for item in batch]
-        with self._platform.engine.begin() as connection:
-            ids, new = self._write(connection, keyed)
+        with self._lock:
+            ids, new = self._transaction(keyed)
         answers: list[Accepted] = []
         answered: set[tuple[int, str]] = set()
         for pair, _item in keyed:
@@ -111,8 +123,47 @@ class DeliveryStore:
         except Exception as exc:  # the rows are committed; services/sweep.py enqueues them within a minute
             log.error("deliveries stored but not queued", count=len(delivery_ids), error=repr(exc))
 
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                connection.close()
+
+    def _transaction(
+        self, keyed: list[tuple[tuple[int, str], Incoming]], *, retry: bool = True
+    ) -> tuple[dict[tuple[int, str], int], set[tuple[int, str]]]:
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self._platform.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                if self._begin:
+                    cursor.execute(self._begin)
+                result = self._write(cursor, keyed)
+            finally:
+                cursor.close()
+            connection.commit()
+        except BaseException as exc:
+            dialect = self._platform.engine.dialect
+            lost = isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+                exc, connection.dbapi_connection, None
+            )
+            # Whatever state the connection is in now, the next batch starts on a new one.
+            self._connection = None
+            with contextlib.suppress(Exception):
+                connection.rollback()
+            connection.invalidate()
+            if lost and retry:
+                # The server dropped the connection while we held it (a restart, an idle timeout): once more
+                # on a fresh one. Nothing of the failed attempt was committed.
+                log.warning("database connection lost; retrying the batch on a new one", error=repr(exc))
+                return self._transaction(keyed, retry=False)
+            raise
+        return result
+
     def _write(
-        self, connection: Connection, keyed: list[tuple[tuple[int, str], Incoming]]
+        self, cursor: DBAPICursor, keyed: list[tuple[tuple[int, str], Incoming]]
     ) -> tuple[dict[tuple[int, str], int], set[tuple[int, str]]]:
         """Inserts every key not stored yet in one statement; returns every key's id and the keys it inserted."""
         ids: dict[tuple[int, str], int] = {}
@@ -136,37 +187,34 @@ class DeliveryStore:
             )
         new: set[tuple[int, str]] = set()
         if wanted:
-            sql = (
+            cursor.execute(
                 f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES "
                 + ", ".join([self._row_sql] * len(wanted))
-                + f" {_CONFLICT} {_RETURNING}"
+                + f" {_CONFLICT} {_RETURNING}",
+                params,
             )
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(sql, params)
-                for delivery_id, integration_id, key in cursor.fetchall():
-                    ids[(integration_id, key)] = delivery_id
-                    new.add((integration_id, key))
-            finally:
-                cursor.close()
+            for delivery_id, integration_id, key in cursor.fetchall():
+                ids[(integration_id, key)] = delivery_id
+                new.add((integration_id, key))
         missing = wanted - new
         if missing:
             # Stored before (a resend), or by another process a moment ago: answer with that delivery.
-            ids.update(_existing(connection, missing))
+            ids.update(self._existing(cursor, missing))
         return ids, new
 
-
-def _existing(connection: Connection, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    by_integration: dict[int, list[str]] = {}
-    for integration_id, key in pairs:
-        by_integration.setdefault(integration_id, []).append(key)
-    found: dict[tuple[int, str], int] = {}
-    for integration_id, keys in by_integration.items():
-        for start in range(0, len(keys), KEY_CHUNK):
-            chunk = keys[start : start + KEY_CHUNK]
-            query = select(Delivery.id, Delivery.idempotency_key).where(
-                Delivery.integration_id == integration_id, Delivery.idempotency_key.in_(chunk)
-            )
-            for delivery_id, key in connection.execute(query):
-                found[(integration_id, key)] = delivery_id
-    return found
+    def _existing(self, cursor: DBAPICursor, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        by_integration: dict[int, list[str]] = {}
+        for integration_id, key in pairs:
+            by_integration.setdefault(integration_id, []).append(key)
+        found: dict[tuple[int, str], int] = {}
+        for integration_id, keys in by_integration.items():
+            for start in range(0, len(keys), KEY_CHUNK):
+                chunk = keys[start : start + KEY_CHUNK]
+                cursor.execute(
+                    "SELECT id, idempotency_key FROM deliveries WHERE integration_id = "
+                    f"{self._marker} AND idempotency_key IN ({', '.join([self._marker] * len(chunk))})",
+                    [integration_id, *chunk],
+                )
+                for delivery_id, key in cursor.fetchall():
+                    found[(integration_id, key)] = delivery_id
+        return found

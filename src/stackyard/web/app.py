@@ -46,6 +46,7 @@ def build_app(platform: Platform) -> FastAPI:
             yield
         finally:
             batcher.close()
+            store.close()
 
     app = StackyardApp(
         title="Stackyard",
