@@ -1,6 +1,6 @@
 """Webhook acknowledgement throughput and latency, beside a bare Starlette endpoint, in one run.
 
-Usage: .venv/bin/python bench/webhook.py [--duration 10] [--concurrency 16 64]
+Usage: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--concurrency 16 64]
 
 Starts `stackyard serve --no-worker` (embedded SQLite defaults, synchronous=FULL, in a temp dir) and a bare
 Starlette app that only reads the body, each one uvicorn process on loopback, and drives both with `wrk`
@@ -8,6 +8,8 @@ Starlette app that only reads the body, each one uvicorn process on loopback, an
 Every request to Stackyard carries a fresh Idempotency-Key, so every one is a new durable delivery; after
 each measurement the bench counts the stored rows and queue messages to show nothing was skipped.
 With two or more cores, each server is pinned to CPU 0 and wrk to CPU 1 (`taskset`).
+A shared machine makes single measurements jump by 20%: the two servers take turns for `--rounds`
+rounds, and the summary gives the median of each figure and the ratio of the median rates.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,8 +161,18 @@ def measure(wrk: str, url: str, pid: int, *, concurrency: int, duration: float, 
     )
 
 
+def median_of(rounds: list[Result]) -> Result:
+    return Result(
+        rate=statistics.median(r.rate for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        cpu_ms=statistics.median(r.cpu_ms for r in rounds),
+        requests=sum(r.requests for r in rounds),
+    )
+
+
 def show(name: str, concurrency: int, result: Result) -> None:
-    print(f"{name:10} c={concurrency:<3} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
+    print(f"{name:18} c={concurrency:<3} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "
           f"p99 {result.p99_ms:6.2f} ms  server CPU {result.cpu_ms:.3f} ms/req", flush=True)
 
 
@@ -175,6 +188,7 @@ def stored(data: Path) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per server and concurrency, taking turns")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     args = parser.parse_args()
     wrk = find_wrk()
@@ -210,19 +224,24 @@ def main() -> None:
         for name, url, _pid in targets:  # warm-up: imports, caches, SQLite pages
             run_wrk(wrk, url, concurrency=16, duration=2, env={**wrk_env, "BENCH_RUN": "warm-" + name})
         for concurrency in args.concurrency:
-            results: dict[str, Result] = {}
-            for name, url, pid in targets:
-                run_env = {**wrk_env, "BENCH_RUN": uuid.uuid4().hex[:8]}
-                deliveries_before, messages_before = stored(data)
-                results[name] = measure(wrk, url, pid, concurrency=concurrency, duration=args.duration, env=run_env)
-                show(name, concurrency, results[name])
-                if name == "stackyard":
-                    deliveries, messages = stored(data)
-                    new, batches = deliveries - deliveries_before, messages - messages_before
-                    print(f"{'':10} stored {new} deliveries ({results[name].requests} answers counted by wrk) "
-                          f"in {batches} queue messages ({new / max(batches, 1):.1f} deliveries per batch)")
-            print(f"ratio stackyard/bare at c={concurrency}: {results['stackyard'].rate / results['bare'].rate:.2f}x",
-                  flush=True)
+            results: dict[str, list[Result]] = {"bare": [], "stackyard": []}
+            for _round in range(args.rounds):
+                for name, url, pid in targets:
+                    run_env = {**wrk_env, "BENCH_RUN": uuid.uuid4().hex[:8]}
+                    deliveries_before, messages_before = stored(data)
+                    result = measure(wrk, url, pid, concurrency=concurrency, duration=args.duration, env=run_env)
+                    results[name].append(result)
+                    show(name, concurrency, result)
+                    if name == "stackyard":
+                        deliveries, messages = stored(data)
+                        new, batches = deliveries - deliveries_before, messages - messages_before
+                        print(f"{'':10} stored {new} deliveries ({result.requests} answers counted by wrk) "
+                              f"in {batches} queue messages ({new / max(batches, 1):.1f} deliveries per batch)")
+            medians = {name: median_of(rounds) for name, rounds in results.items()}
+            for name, result in medians.items():
+                show(f"{name} (median)", concurrency, result)
+            print(f"ratio stackyard/bare at c={concurrency}: {medians['stackyard'].rate / medians['bare'].rate:.2f}x "
+                  f"(median of {args.rounds} rounds)", flush=True)
     finally:
         for process in (sy, bare):
             process.terminate()
