@@ -31,6 +31,7 @@ test: $(BIN)/.installed system-packages
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy src
 
 clean:
 	rm -rf $(VENV) .stackyard

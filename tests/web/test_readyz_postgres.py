@@ -38,8 +38,8 @@ def test_webhook_writer_survives_a_database_restart(own_pg: PostgresServer, tmp_
     """The delivery store holds one connection; a restart kills it, and the next batch still commits."""
     from sqlalchemy import select
 
-    from stackyard.services.integrations import create_integration
     from stackyard.services.intake import DeliveryStore, Incoming
+    from stackyard.services.integrations import create_integration
     from stackyard.storage.tables import Delivery
 
     platform = create_platform(Settings(data_dir=tmp_path / "data", database_url=own_pg.url))  # type: ignore[call-arg]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stackyard.cli import client, runs
 from stackyard.logs import configure_logging
+
+if TYPE_CHECKING:
+    from stackyard.bootstrap import Platform
 
 app = typer.Typer(
     help="Stackyard: self-hosted GitOps for infrastructure code on GitLab.",
@@ -24,7 +27,7 @@ client.register(app)
 runs.register(app)
 
 
-def _platform():  # type: ignore[no-untyped-def]
+def _platform() -> Platform:
     from stackyard.bootstrap import create_platform
     from stackyard.settings import Settings
 
@@ -61,7 +64,7 @@ def serve(
         async def lifespan(app_: object) -> AsyncIterator[None]:
             consumer = start_embedded(platform)
             try:
-                async with inner(app_):  # type: ignore[arg-type]
+                async with inner(app_):
                     yield
             finally:
                 stop_embedded(platform, consumer)

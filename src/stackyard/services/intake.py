@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import orjson
@@ -94,7 +95,7 @@ class DeliveryStore:
         # pysqlite runs in autocommit mode here (storage/db.py): take the write lock up front, as the engine does.
         self._begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
         received_at = Delivery.__table__.c.received_at.type.dialect_impl(dialect)
-        self._timestamp = received_at.bind_processor(dialect) or (lambda value: value)
+        self._timestamp: Callable[[datetime], object] = received_at.bind_processor(dialect) or (lambda value: value)
         self._lock = threading.Lock()
         self._connection: PoolProxiedConnection | None = None
 

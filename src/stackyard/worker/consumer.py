@@ -31,7 +31,7 @@ def consumer_options(platform: Platform) -> dict[str, object]:
 
 
 def start_embedded(platform: Platform) -> EmbeddedConsumer:
-    consumer = EmbeddedConsumer(platform.huey, **consumer_options(platform))  # type: ignore[arg-type]
+    consumer = EmbeddedConsumer(platform.huey, **consumer_options(platform))
     consumer.start()
     return consumer
 
@@ -42,14 +42,14 @@ def stop_embedded(platform: Platform, consumer: EmbeddedConsumer) -> None:
 
 
 def run_standalone(platform: Platform) -> None:
-    consumer = Consumer(platform.huey, **consumer_options(platform))  # type: ignore[arg-type]
+    consumer = Consumer(platform.huey, **consumer_options(platform))
     original = consumer._handle_signal
 
     def handle(signum: int, frame: object) -> None:
         platform.stopping.set()
         original(signum, frame)
 
-    consumer._handle_signal = handle  # type: ignore[method-assign]
+    consumer._handle_signal = handle
     consumer.run()
 
 
