@@ -28,3 +28,20 @@ def test_tokens_and_secret_keys_are_redacted(json_logs: None, capsys: pytest.Cap
     assert "hunter2" not in err
     assert "QUJDREVG" not in err
     assert "https://gitlab.example.com" in err
+
+
+def test_library_log_lines_share_the_format_and_the_redaction(
+    json_logs: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Huey, uvicorn and python-gitlab log through the standard library, not structlog."""
+    import json
+
+    logging.getLogger("urllib3.connectionpool").warning("retrying with header PRIVATE-TOKEN glpat-abcdefghijklmnop")
+    logging.getLogger("huey").info("Executing stackyard.worker.tasks.sweep")  # below huey's level: dropped
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert lines == [{
+        "event": "retrying with header PRIVATE-TOKEN glpat-***",
+        "logger": "urllib3.connectionpool",
+        "level": "warning",
+        "timestamp": lines[0]["timestamp"],
+    }]

@@ -39,9 +39,27 @@ def configure_logging(*, level: str = "INFO", fmt: str = "auto") -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
     )
-    logging.basicConfig(level=level.upper(), stream=_CurrentStderr(), format="%(message)s", force=True)
+    # Libraries log through the standard library (Huey, uvicorn, python-gitlab): their lines get the same
+    # format as ours, and the same redaction, so no token slips out through someone else's message.
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer],
+        )
+    )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # Alembic narrates every migration step at INFO; a person running `token create` wants the token.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Huey announces every task it runs and every minute's sweep; our own lines say what the work did.
+    # Its consumer's start-up lines (threads, queue) stay.
+    logging.getLogger("huey").setLevel(logging.WARNING)
+    logging.getLogger("huey.consumer").setLevel(level.upper())
+    logging.getLogger("huey.consumer.Scheduler").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
