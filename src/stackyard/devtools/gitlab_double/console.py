@@ -17,7 +17,7 @@ from .errors import ApiError
 
 
 class DoubleConsole(cmd.Cmd):
-    intro = "Type help for the commands; the current project is shown in the prompt."
+    intro: str | None = "Type help for the commands; the current project is shown in the prompt."
 
     def __init__(self, double: GitLabDouble, project: str, *, stdin: IO[str] | None = None,
                  stdout: IO[str] | None = None) -> None:
