@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gitlab
 import pytest
+import requests
 from gitlab_double_shared import PROJECT_PATH, TOKEN
 
 from stackyard.devtools.gitlab_double import GitLabDouble
@@ -54,6 +55,32 @@ def test_timeout_fails_before_mutation_and_the_retry_applies_once(
     mr = client.projects.get(PROJECT_PATH, lazy=True).mergerequests.get(iid, lazy=True)
     mr.notes.create({"body": "plan output"})
     assert [n["body"] for n in double.notes(PROJECT_PATH, iid)] == ["plan output"]
+
+
+def _deploy(client: gitlab.Gitlab, sha: str) -> None:
+    client.projects.get(PROJECT_PATH, lazy=True).deployments.create(
+        {"environment": "production", "sha": sha, "ref": "main", "tag": False, "status": "running"}
+    )
+
+
+def test_an_answer_lost_after_applying_makes_a_retried_post_repeat_it(double: GitLabDouble, base_url: str) -> None:
+    main = double.project(PROJECT_PATH).branches["main"]
+    double.faults.fail_next(status=502, path_contains="/deployments", method="POST", after_applying=True)
+    patient = gitlab.Gitlab(base_url, private_token=TOKEN, retry_transient_errors=True)
+    _deploy(patient, main)  # python-gitlab retries the 502 (D3): there is no idempotency key (C4)
+    assert _statuses_for(double, "/deployments") == [502, 201]
+    assert [d["status"] for d in double.deployments(PROJECT_PATH)] == ["running", "running"]
+
+
+def test_a_timeout_after_applying_leaves_the_change_in_gitlab(double: GitLabDouble, base_url: str) -> None:
+    main = double.project(PROJECT_PATH).branches["main"]
+    double.faults.timeout_seconds = 1.0
+    double.faults.fail_next(status="timeout", path_contains="/deployments", after_applying=True)
+    client = gitlab.Gitlab(base_url, private_token=TOKEN, timeout=0.3)
+    with pytest.raises(requests.Timeout):
+        _deploy(client, main)
+    [deployment] = double.deployments(PROJECT_PATH)
+    assert deployment["status"] == "running"
 
 
 def test_random_failures_are_seeded_and_clearable(double: GitLabDouble, base_url: str) -> None:

@@ -93,6 +93,33 @@ def test_deployments_refuse_a_repeated_final_state_and_going_back_to_running(
     assert [d["status"] for d in double.deployments(PROJECT_PATH)] == [other]
 
 
+def test_deployment_lists_filter_by_updated_at_only_when_sorted_by_it(double: GitLabDouble, gl: gitlab.Gitlab) -> None:
+    project = gl.projects.get(PROJECT_PATH, lazy=True)
+    main = double.project(PROJECT_PATH).branches["main"]
+    made = []
+    for second in (100, 200, 300):
+        double.clock = lambda second=second: 1_700_000_000.0 + second
+        made.append(project.deployments.create(
+            {"environment": "stackyard/app", "sha": main, "ref": "main", "tag": False, "status": "running"}
+        ).id)
+    since = "2023-11-14T22:16:40Z"  # 1_700_000_200: bounds are inclusive, as GitLab's scopes are
+    # DeploymentsFinder#validate!: a time filter must be sorted by its own column.
+    with pytest.raises(gitlab.GitlabListError) as caught:
+        project.deployments.list(updated_after=since, order_by="id")
+    assert (caught.value.response_code, caught.value.error_message) == (
+        400, "400 Bad request - `updated_at` filter requires `updated_at` sort"
+    )
+    with pytest.raises(gitlab.GitlabListError) as caught:
+        project.deployments.list(updated_after="yesterday", order_by="updated_at")
+    assert caught.value.error_message == "updated_after is invalid"
+    listed = project.deployments.list(
+        environment="stackyard/app", status="running", updated_after=since, order_by="updated_at", sort="desc"
+    )
+    assert [d.id for d in listed] == [made[2], made[1]]
+    before = project.deployments.list(updated_before=since, order_by="updated_at")
+    assert [d.id for d in before] == [made[0], made[1]]
+
+
 def test_note_lists_are_paginated_and_include_system_notes(double: GitLabDouble, base_url: str) -> None:
     double.push(PROJECT_PATH, branch="feature", files={"a.tf": "a\n"})
     iid = double.open_merge_request(PROJECT_PATH, source_branch="feature", deliver=False)

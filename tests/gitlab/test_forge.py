@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Iterator, Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import gitlab
@@ -418,6 +418,34 @@ def test_environment_and_deployment(
         forge.update_deployment(project_id, deployment_id, "running")  # success -> running is invalid (C4)
     assert caught.value.status == 400
     assert double.deployments(project_id)[0]["status"] == "success"
+
+
+def test_a_deployment_create_is_not_retried_by_python_gitlab(
+    double: GitLabDouble, forge: GitLabForge, project_id: int, head: str
+) -> None:
+    # GitLab committed, a proxy answered 502: retrying the POST would make a second deployment (C4).
+    double.faults.fail_next(status=502, path_contains="/deployments", method="POST", after_applying=True)
+    with pytest.raises(ForgeUnavailable):
+        forge.create_deployment(project_id, environment="stackyard/app", sha=head, ref="main", status="running")
+    assert [d["status"] for d in double.deployments(project_id)] == ["running"]
+
+
+def test_running_deployments_are_listed_newest_first_and_say_whose_they_are(
+    double: GitLabDouble, forge: GitLabForge, project_id: int, head: str, base_url: str
+) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    ours = forge.create_deployment(project_id, environment="stackyard/app", sha=head, ref="main", status="running")
+    theirs = outside_client(base_url, "glpat-alice").projects.get(project_id, lazy=True).deployments.create(
+        {"environment": "stackyard/app", "sha": head, "ref": "main", "tag": False, "status": "running"}
+    ).id
+    done = forge.create_deployment(project_id, environment="stackyard/app", sha=head, ref="main", status="running")
+    forge.update_deployment(project_id, done, "success")
+    found = forge.running_deployments(project_id, environment="stackyard/app", updated_after=start)
+    assert [(d.id, d.ours, d.sha, d.ref) for d in found] == [(theirs, False, head, "main"), (ours, True, head, "main")]
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    assert forge.running_deployments(project_id, environment="stackyard/app", updated_after=later) == []
+    query = next(r.query for r in double.requests if r.method == "GET" and r.path.endswith("/deployments"))
+    assert (query["order_by"], query["sort"], query["status"]) == ("updated_at", "desc", "running")
 
 
 # --- archive -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -46,6 +47,16 @@ class MergeRequestInfo:
     @property
     def opened(self) -> bool:
         return self.state == "opened"
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    id: int
+    sha: str
+    ref: str
+    status: str
+    # Whether the token in use created it: only our own deployments are ours to adopt.
+    ours: bool
 
 
 class ForgeError(Exception):
@@ -139,6 +150,10 @@ class Forge(Protocol):
     ) -> int: ...
 
     def update_deployment(self, project_id: int, deployment_id: int, status: str) -> None: ...
+
+    def running_deployments(
+        self, project_id: int, *, environment: str, updated_after: datetime
+    ) -> list[DeploymentInfo]: ...
 
     def commit_sha(self, project_id: int, ref: str) -> str: ...
 

@@ -17,6 +17,7 @@ import gitlab
 import requests
 
 from stackyard.core.ports import (
+    DeploymentInfo,
     ForgeError,
     ForgeRateLimited,
     ForgeRefused,
@@ -420,10 +421,13 @@ class GitLabForge:
         self, project_id: int, *, environment: str, sha: str, ref: str, status: str, tag: bool = False
     ) -> int:
         # All four of environment, sha, ref, tag are required (C4); only running/success/failed/
-        # canceled are accepted.
+        # canceled are accepted. The POST has no idempotency key: python-gitlab's own retry of a 5xx
+        # or a timeout (D3) would create a second deployment if the first one landed, so it is not
+        # retried here; the outbox retries it and first adopts what a lost answer left behind.
         with self._translated(f"create a {status} deployment on {environment}"):
             deployment = self._project(project_id).deployments.create(
-                {"environment": environment, "sha": sha, "ref": ref, "tag": tag, "status": status}
+                {"environment": environment, "sha": sha, "ref": ref, "tag": tag, "status": status},
+                retry_transient_errors=False,
             )
         return int(deployment.id)
 
@@ -431,6 +435,31 @@ class GitLabForge:
         # An invalid transition answers 400 {"message": {}} (C4), which reads "no reason given".
         with self._translated(f"move deployment {deployment_id} to {status}"):
             self._project(project_id).deployments.update(deployment_id, {"status": status})
+
+    def running_deployments(
+        self, project_id: int, *, environment: str, updated_after: datetime
+    ) -> list[DeploymentInfo]:
+        """Running deployments of an environment touched since `updated_after`, newest first.
+
+        GitLab answers 400 "`updated_at` filter requires `updated_at` sort" unless an updated_after
+        filter is ordered by updated_at (src app/finders/deployments_finder.rb, `validate!`).
+        """
+        since = updated_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._translated(f"list running deployments on {environment}"):
+            found = list(self._project(project_id).deployments.list(
+                iterator=True, environment=environment, status="running", updated_after=since,
+                order_by="updated_at", sort="desc",
+            ))
+        if not found:
+            return []
+        me = self._own_user_id()
+        return [
+            DeploymentInfo(
+                id=int(d.id), sha=str(d.sha), ref=str(d.ref), status=str(d.status),
+                ours=int((d.attributes.get("user") or {}).get("id", -1)) == me,
+            )
+            for d in found
+        ]
 
     def commit_sha(self, project_id: int, ref: str) -> str:
         """The full SHA a branch, tag or short SHA points at now (manual runs name a branch)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from stackyard.core.plans import PlanSummary
@@ -45,6 +46,10 @@ class Claim:
     fell_back: bool = False
     # deployment: {"deployment_id", "status"} of this run's deployment as last sent, if any.
     deployment: dict[str, Any] | None = None
+    # deployment: when the item was written, and the deployment ids our runs of this stack and commit
+    # already hold, so a retried create can tell what its lost attempt left from what others own.
+    created_at: datetime | None = None
+    owned_deployments: frozenset[int] = frozenset()
     # comment: merge request iid (as text) -> our note id there, from earlier comments of this stack.
     known_notes: dict[str, int] = field(default_factory=dict)
 
@@ -63,6 +68,9 @@ class Outcome:
     fallback: bool = False
 
 
+# How much earlier than the item was written a lost deployment may look updated: GitLab's clock is
+# not ours. Short, so an old deployment left running by another run is not even listed.
+ADOPTION_SKEW = timedelta(minutes=2)
 FORK_FALLBACK = "GitLab does not accept statuses on this fork's commit; the merge request comment reports it"
 
 
@@ -138,6 +146,28 @@ def _comment(forge: Forge, claim: Claim) -> Outcome:
     return Outcome(SENT, {"notes": notes})
 
 
+def _lost_deployment(forge: Forge, claim: Claim) -> int | None:
+    """The deployment an earlier attempt created but never heard back about, if there is one.
+
+    GitLab's POST has no idempotency key (C4): when its answer is lost (a timeout, a reset, a proxy's
+    502 after GitLab committed), creating again leaves the first deployment `running` for ever. One
+    of ours, on this commit and ref, touched since the item was written and not held by another of
+    our runs (a re-run of the same commit), can only be that one.
+    """
+    if claim.attempts < 2 or claim.created_at is None:
+        return None
+    p = claim.payload
+    sha, ref = str(p["sha"]).lower(), str(p["ref"])
+    candidates = forge.running_deployments(
+        int(p["project_id"]), environment=str(p["environment"]), updated_after=claim.created_at - ADOPTION_SKEW
+    )
+    for deployment in candidates:
+        if (deployment.ours and deployment.sha.lower() == sha and deployment.ref == ref
+                and deployment.id not in claim.owned_deployments):
+            return deployment.id
+    return None
+
+
 def _deployment(forge: Forge, claim: Claim) -> Outcome:
     p = claim.payload
     project_id, wanted = int(p["project_id"]), str(p["status"])
@@ -151,6 +181,9 @@ def _deployment(forge: Forge, claim: Claim) -> Outcome:
         environment_id = forge.ensure_environment(
             project_id, name=str(p["environment"]), external_url=str(p["external_url"])
         )
+        adopted = _lost_deployment(forge, claim)
+        if adopted is not None:
+            return Outcome(SENT, {"deployment_id": adopted, "environment_id": environment_id, "adopted": True})
         deployment_id = forge.create_deployment(
             project_id, environment=str(p["environment"]), sha=str(p["sha"]), ref=str(p["ref"]), status=wanted
         )

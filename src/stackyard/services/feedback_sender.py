@@ -151,10 +151,25 @@ def _known_notes(session: Session, stack_id: int) -> dict[str, int]:
     return notes
 
 
+def _owned_deployments(session: Session, stack_id: int, commit_sha: str) -> frozenset[int]:
+    """Deployments our sent items recorded for this stack's runs of this commit: a retried create
+    must never adopt one of them as the one its lost attempt made."""
+    query = (
+        select(Feedback.result)
+        .join(Run, Run.id == Feedback.run_id)
+        .where(Run.stack_id == stack_id, Run.commit_sha == commit_sha, Feedback.kind == DEPLOYMENT,
+               Feedback.state == SENT)
+    )
+    return frozenset(
+        int(result["deployment_id"]) for result in session.scalars(query) if result and "deployment_id" in result
+    )
+
+
 def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack) -> Claim:
     run = session.get_one(Run, chosen.run_id)
     fell_back = False
     deployment: dict[str, Any] | None = None
+    owned: frozenset[int] = frozenset()
     notes: dict[str, int] = {}
     if chosen.kind == STATUS:
         refused = select(Feedback.result).where(
@@ -165,6 +180,8 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
         sent = _last_sent(session, chosen.channel, DEPLOYMENT, run_id=run.id)
         if sent is not None and "deployment_id" in (sent.result or {}):
             deployment = {"deployment_id": sent.result["deployment_id"], "status": sent.payload["status"]}
+        elif chosen.attempts > 1:
+            owned = _owned_deployments(session, stack.id, run.commit_sha)
     else:
         notes = _known_notes(session, stack.id)
     return Claim(
@@ -172,6 +189,7 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
         run_id=run.id, run_type=run.type, plan_text=run.plan_text, stack_id=stack.id, stack_name=stack.name,
         integration_id=stack.integration_id, public_url=platform.settings.public_url,
         fell_back=fell_back, deployment=deployment, known_notes=notes,
+        created_at=chosen.created_at, owned_deployments=owned,
     )
 
 

@@ -13,7 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from . import routes_environments, routes_hooks, routes_merge_requests, routes_repository, routes_statuses
+from . import (
+    routes_deployments,
+    routes_environments,
+    routes_hooks,
+    routes_merge_requests,
+    routes_repository,
+    routes_statuses,
+)
 from .api import Answer, Context, authenticate, require_scope
 from .errors import ApiError
 from .faults import Fault
@@ -28,6 +35,7 @@ ROUTES: tuple[Route, ...] = (
     *routes_statuses.ROUTES,
     *routes_merge_requests.ROUTES,
     *routes_environments.ROUTES,
+    *routes_deployments.ROUTES,
     *routes_hooks.ROUTES,
 )
 USER_ENDPOINTS = {"/api/v4/user", "/api/v4/personal_access_tokens/self"}
@@ -124,13 +132,12 @@ class DoubleApp:
         try:
             if not raw_path.startswith("/api/v4/"):
                 raise ApiError(404, {"error": "404 Not Found"})
-            fault = self.double.faults.pick(raw_path)
-            if fault is not None:
-                if fault.kind == "timeout":
-                    # Answer too late for the client; nothing is applied (fail before mutation).
-                    await asyncio.sleep(self.double.faults.timeout_seconds)
-                raise fault_error(fault, time.time())
+            fault = self.double.faults.pick(raw_path, request.method)
+            if fault is not None and not fault.applied:
+                await self.raise_fault(fault)  # nothing is applied (fail before mutation)
             answer, user_name = await self.dispatch(request, raw_path, query, body)
+            if fault is not None:
+                await self.raise_fault(fault)  # applied: GitLab holds the change, the client never hears
         except ApiError as error:
             answer = error_answer(error)
         with self.double.lock:
@@ -138,6 +145,12 @@ class DoubleApp:
                 RecordedRequest(request.method, raw_path, query, body, answer.status, user_name)
             )
         return to_response(answer)
+
+    async def raise_fault(self, fault: Fault) -> None:
+        if fault.kind == "timeout":
+            # Answer too late for the client, which has given up by then.
+            await asyncio.sleep(self.double.faults.timeout_seconds)
+        raise fault_error(fault, time.time())
 
     async def dispatch(
         self, request: Request, raw_path: str, query: dict[str, str], body: dict[str, Any] | None

@@ -1,4 +1,5 @@
-"""Switchable failures the double injects into /api/v4 answers, before any state changes."""
+"""Switchable failures the double injects into /api/v4 answers: before any state changes, or after
+it (the request was applied, its answer lost on the way back)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected failure: an HTTP status, or "timeout" for a slow answer the client gives up on."""
+    """One injected failure: an HTTP status, or "timeout" for a slow answer the client gives up on.
+
+    `applied`: GitLab did the work and only the answer is lost (a proxy's 502 after Rails committed,
+    a reset connection, a client timeout), so a retried POST without an idempotency key repeats it.
+    """
 
     kind: str
     retry_after: int = 1
+    applied: bool = False
 
 
 @dataclass
@@ -22,6 +28,8 @@ class _Scheduled:
     status: int | str
     path_contains: str | None
     retry_after: int | None
+    method: str | None
+    applied: bool
 
 
 class Faults:
@@ -43,10 +51,16 @@ class Faults:
         status: int | str = 500,
         path_contains: str | None = None,
         retry_after: int | None = None,
+        *,
+        method: str | None = None,
+        after_applying: bool = False,
     ) -> None:
-        """status may be "timeout": answer after timeout_seconds, too late for a short client timeout."""
+        """status may be "timeout": answer after timeout_seconds, too late for a short client timeout.
+        after_applying: the request changes GitLab's state first, then the client sees the failure."""
         with self._lock:
-            self._scheduled.append(_Scheduled(count, status, path_contains, retry_after))
+            self._scheduled.append(
+                _Scheduled(count, status, path_contains, retry_after, method, after_applying)
+            )
 
     def set_random_failures(
         self,
@@ -71,15 +85,18 @@ class Faults:
             self._kinds = ()
             self._status_conflicts = 0
 
-    def pick(self, path: str) -> Fault | None:
+    def pick(self, path: str, method: str = "GET") -> Fault | None:
         with self._lock:
             for scheduled in self._scheduled:
-                if scheduled.path_contains is None or scheduled.path_contains in path:
-                    scheduled.remaining -= 1
-                    if scheduled.remaining <= 0:
-                        self._scheduled.remove(scheduled)
-                    retry_after = 1 if scheduled.retry_after is None else scheduled.retry_after
-                    return Fault(str(scheduled.status), retry_after)
+                if scheduled.path_contains is not None and scheduled.path_contains not in path:
+                    continue
+                if scheduled.method is not None and scheduled.method != method:
+                    continue
+                scheduled.remaining -= 1
+                if scheduled.remaining <= 0:
+                    self._scheduled.remove(scheduled)
+                retry_after = 1 if scheduled.retry_after is None else scheduled.retry_after
+                return Fault(str(scheduled.status), retry_after, applied=scheduled.applied)
             if self._random is not None and self._kinds and self._random.random() < self._rate:
                 return Fault(self._random.choice(self._kinds), self.random_retry_after)
         return None

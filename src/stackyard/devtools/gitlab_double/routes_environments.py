@@ -1,4 +1,4 @@
-"""Environment and deployment routes with GitLab's validations and deployment state machine (C3, C4)."""
+"""Environment routes with GitLab's validations (C3); deployments live in routes_deployments."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import re
 from urllib.parse import urlparse
 
 from . import entities
-from .api import Answer, Context, paginate, sort_rows
+from .api import Answer, Context, paginate
 from .errors import FORBIDDEN, ApiError, bad_request, invalid, not_found
-from .records import Deployment, Environment, Project
+from .records import Environment, Project
 from .routing import Route, route
 
 TIERS = ("production", "staging", "testing", "development", "other")
-DEPLOY_STATUSES = ("running", "success", "failed", "canceled")
-LIST_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
 NAME_RULE = re.compile(r"^[a-zA-Z0-9 \-_/${}.]+$")
 NAME_ERROR = (
     "can contain only letters, digits, '-', '_', '/', '$', '{', '}', '.', and spaces, "
@@ -27,13 +25,6 @@ TIER_GUESSES = (
     (re.compile(r"(st(a|)g|mod(e|)l|pre|demo|non)", re.I), "staging"),
     (re.compile(r"(pr(o|)d|live)", re.I), "production"),
 )
-# app/models/deployment.rb: which current states each target status may be reached from.
-ALLOWED_FROM = {
-    "running": {"created", "blocked"},
-    "success": {"created", "running", "failed", "canceled", "blocked", "skipped"},
-    "failed": {"created", "running", "success", "canceled", "blocked", "skipped"},
-    "canceled": {"created", "running", "success", "failed", "blocked", "skipped"},
-}
 TOO_LONG = "is too long (maximum is 255 characters)"
 BAD_SCHEME = "is blocked: Only allowed schemes are http, https"
 
@@ -72,7 +63,7 @@ def _check_url(url: str | None) -> None:
         raise invalid({"external_url": problems})
 
 
-def _new_environment(ctx: Context, project: Project, name: str) -> Environment:
+def new_environment(ctx: Context, project: Project, name: str) -> Environment:
     double = ctx.double
     _check_name(name)
     if double.environment_named(project, name) is not None:
@@ -134,7 +125,7 @@ def create_environment(ctx: Context) -> Answer:
     with ctx.double.lock:
         external_url = ctx.text("external_url")
         _check_url(external_url)
-        row = _new_environment(ctx, ctx.project(), name)
+        row = new_environment(ctx, ctx.project(), name)
         row.external_url = external_url
         row.description = ctx.text("description")
         return Answer(entities.environment(ctx.double, row), status=201)
@@ -170,100 +161,7 @@ def delete_environment(ctx: Context) -> Answer:
         return Answer(None, status=204)
 
 
-def _deployment(ctx: Context) -> Deployment:
-    row = ctx.double.deployment_rows.get(ctx.int_path("deployment_id", "Deployment"))
-    if row is None or row.project_id != ctx.project().id:
-        raise not_found("Deployment")
-    return row
-
-
-def create_deployment(ctx: Context) -> Answer:
-    # GITLAB.md C4: all four are required (Grape lists every missing one).
-    missing = [name for name in ("environment", "sha", "ref", "tag") if not ctx.has(name)]
-    if not ctx.has("status"):
-        missing.append("status")
-    if missing:
-        raise bad_request(", ".join(f"{name} is missing" for name in missing))
-    status = ctx.choice("status", DEPLOY_STATUSES, required=True)
-    assert status is not None
-    double = ctx.double
-    with double.lock:
-        project = ctx.project()
-        sha = ctx.required_text("sha")
-        ref = ctx.required_text("ref")
-        tag = bool(ctx.flag("tag"))
-        resolved = double.resolve(project, sha)
-        if resolved is None or not resolved.startswith(sha.lower()):
-            raise invalid({"sha": ["The commit does not exist"]})
-        if (ref not in project.tags) if tag else (ref not in project.branches):
-            raise invalid({"ref": ["The branch or tag does not exist"]})
-        name = ctx.required_text("environment")
-        environment = double.environment_named(project, name) or _new_environment(ctx, project, name)
-        now = double.now()
-        row = Deployment(
-            id=double.next_id("deployment"),
-            iid=1 + sum(1 for d in double.deployment_rows.values() if d.project_id == project.id),
-            project_id=project.id,
-            environment_id=environment.id,
-            sha=resolved,
-            ref=ref,
-            tag=tag,
-            status=status,
-            user_id=ctx.caller.id,
-            created_at=now,
-            updated_at=now,
-            finished_at=now if status != "running" else None,
-        )
-        double.deployment_rows[row.id] = row
-        return Answer(entities.deployment(double, row), status=201)
-
-
-def update_deployment(ctx: Context) -> Answer:
-    status = ctx.choice("status", DEPLOY_STATUSES, required=True)
-    assert status is not None
-    double = ctx.double
-    with double.lock:
-        row = _deployment(ctx)
-        if row.status not in ALLOWED_FROM[status]:
-            # GITLAB.md C4: update_status returns false with no model errors.
-            raise ApiError(400, {"message": {}})
-        row.status = status
-        row.updated_at = double.now()
-        if status != "running":
-            row.finished_at = row.updated_at
-        return Answer(entities.deployment(double, row))
-
-
-def list_deployments(ctx: Context) -> Answer:
-    double = ctx.double
-    with double.lock:
-        project = ctx.project()
-        rows = [d for d in double.deployment_rows.values() if d.project_id == project.id]
-        environment = ctx.text("environment")
-        if environment is not None:
-            rows = [d for d in rows if double.environment_rows[d.environment_id].name == environment]
-        status = ctx.choice("status", LIST_STATUSES)
-        if status is not None:
-            rows = [d for d in rows if d.status == status]
-        keys = {
-            "id": lambda d: d.id,
-            "iid": lambda d: d.iid,
-            "created_at": lambda d: d.created_at,
-            "updated_at": lambda d: d.updated_at,
-            "finished_at": lambda d: d.finished_at or "",
-            "ref": lambda d: d.ref,
-        }
-        rows = sort_rows(ctx, rows, keys=keys, default_order="id", default_sort="asc")
-        return paginate(ctx, rows, lambda d: entities.deployment(double, d))
-
-
-def get_deployment(ctx: Context) -> Answer:
-    with ctx.double.lock:
-        return Answer(entities.deployment(ctx.double, _deployment(ctx)))
-
-
 ENVS = "/projects/{id}/environments"
-DEPLOYS = "/projects/{id}/deployments"
 ROUTES: tuple[Route, ...] = (
     route("GET", ENVS, list_environments),
     route("POST", ENVS, create_environment),
@@ -271,8 +169,4 @@ ROUTES: tuple[Route, ...] = (
     route("PUT", ENVS + "/{environment_id}", update_environment),
     route("DELETE", ENVS + "/{environment_id}", delete_environment),
     route("POST", ENVS + "/{environment_id}/stop", stop_environment),
-    route("GET", DEPLOYS, list_deployments),
-    route("POST", DEPLOYS, create_deployment),
-    route("GET", DEPLOYS + "/{deployment_id}", get_deployment),
-    route("PUT", DEPLOYS + "/{deployment_id}", update_deployment),
 )
