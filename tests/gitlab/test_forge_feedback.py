@@ -56,3 +56,20 @@ def test_retry_after_seconds_prefers_retry_after_then_reset() -> None:
     assert retry_after_seconds({"RateLimit-Reset": "900"}, now=1000) == 0
     assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1000) is None
     assert retry_after_seconds({}, now=1000) is None
+
+
+def test_a_comment_whose_answer_was_lost_is_found_again_not_posted_twice(double: GitLabDouble, base_url: str) -> None:
+    """GitLab saved the note, a proxy answered 502: python-gitlab must not repeat the POST, and the
+    outbox's next try (note id unknown) finds the comment by its marker and updates it."""
+    from stackyard.core.ports import ForgeUnavailable
+
+    forge = GitLabForge(base_url, TOKEN, timeout=5.0)
+    double.push("group/app", branch="feature", files={"main.tf": "# v2\n"}, deliver=False)
+    iid = double.open_merge_request("group/app", source_branch="feature", title="t", deliver=False)
+    marker = "<!-- stackyard:app -->"
+    double.faults.fail_next(status=502, path_contains="/notes", method="POST", after_applying=True)
+    with pytest.raises(ForgeUnavailable):
+        forge.upsert_note(1, iid, marker=marker, body=f"{marker}\nv1", note_id=None)
+    forge.upsert_note(1, iid, marker=marker, body=f"{marker}\nv2", note_id=None)
+    bodies = [n["body"] for n in double.notes("group/app", iid) if not n["system"]]
+    assert bodies == [f"{marker}\nv2"]

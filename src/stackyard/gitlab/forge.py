@@ -337,8 +337,10 @@ class GitLabForge:
         return None
 
     def create_note(self, project_id: int, iid: int, body: str) -> int:
+        # Not retried by python-gitlab (a 5xx after GitLab saved the note would post it twice): the
+        # outbox retries, and upsert_note first finds what a lost answer left behind by its marker.
         with self._translated(f"comment on merge request !{iid}"):
-            note = self._notes(project_id, iid).create({"body": body})
+            note = self._notes(project_id, iid).create({"body": body}, retry_transient_errors=False)
         return int(note.id)
 
     def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
