@@ -50,7 +50,7 @@ def create_module(client: TestClient, admin: dict[str, str], **extra: Any) -> di
     body = {
         "name": "network", "integration": "gl", "repository": PROJECT, "project_root": "modules/net",
         "namespace": "platform", "provider": "aws", "vendor": "commands",
-        "commands": {"test": ["sh -c 'test -f main.tf'", "echo testing $STACKYARD_REF"]},
+        "commands": {"test": ["sh -c 'test -f main.tf'", "echo testing $STACKYARD_REF with $TOKEN"]},
         "secrets": {"TOKEN": "module-secret-value"}, **extra,
     }
     answer = client.post("/api/v1/modules", headers=admin, json=body)
@@ -99,8 +99,8 @@ def test_a_tag_is_tested_published_and_served_to_opentofu(
     assert module_statuses(double, sha)[-1] == ("success", "v1.2.0 published", "v1.2.0")
     assert not [r for r in double.requests if "/notes" in r.path or "/deployments" in r.path]
     logs = client.get(f"/api/v1/runs/{run.id}/logs", headers=reader).text
-    assert "$ /bin/sh -c 'sh -c '\"'\"'test -f main.tf'\"'\"''" in logs or "test -f main.tf" in logs
-    assert "testing v1.2.0" in logs
+    assert "test -f main.tf" in logs and "testing v1.2.0 with ***" in logs
+    assert "module-secret-value" not in logs
 
     versions = client.get("/api/v1/modules/network/versions", headers=reader).json()
     assert [(v["version"], v["commit_sha"], v["state"], v["run_id"]) for v in versions["items"]] == [
