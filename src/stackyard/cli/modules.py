@@ -79,6 +79,8 @@ def module_unyank(name: str, version: str) -> None:
 
 
 @module_app.command("test")
-def module_test(name: str, tag: Annotated[str, typer.Option(help="The semver tag to test again, e.g. v1.2.0.")]) -> None:
+def module_test(
+    name: str, tag: Annotated[str, typer.Option(help="The semver tag to test again, e.g. v1.2.0.")]
+) -> None:
     """Test a tag again; it is published if it passes and its version is not published yet."""
     show(call("POST", f"/api/v1/modules/{name}/runs", body={"tag": tag}))
