@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from stackyard.core.modules import version_from_tag
 from stackyard.core.runs import RunState
@@ -90,9 +90,10 @@ def finish(
 def _publish(session: Session, module: Stack, run: Run, pack: Package) -> str:
     """A version, once published, is never replaced: a tag moved to another commit does not change it."""
     assert pack.version is not None
-    existing = session.scalar(
-        select(ModuleVersion).where(ModuleVersion.module_id == module.id, ModuleVersion.version == pack.version)
+    same_version = select(ModuleVersion).options(defer(ModuleVersion.archive)).where(
+        ModuleVersion.module_id == module.id, ModuleVersion.version == pack.version
     )
+    existing = session.scalar(same_version)
     if existing is None:
         try:
             with session.begin_nested():
@@ -102,11 +103,7 @@ def _publish(session: Session, module: Stack, run: Run, pack: Package) -> str:
                     size=len(pack.archive),
                 ))
             return f"v{pack.version} published"
-        except IntegrityError:
-            existing = session.scalar(
-                select(ModuleVersion).where(
-                    ModuleVersion.module_id == module.id, ModuleVersion.version == pack.version
-                )
-            )
+        except IntegrityError:  # published by a concurrent run of the same version meanwhile
+            existing = session.scalar(same_version)
     where = f" from {existing.commit_sha[:8]}" if existing is not None else ""
     return f"tests passed; v{pack.version} was already published{where} and is not replaced"

@@ -48,11 +48,13 @@ def versions_query(module_id: int) -> Any:
     return select(ModuleVersion).where(ModuleVersion.module_id == module_id).options(defer(ModuleVersion.archive))
 
 
-def _get_version(session: Session, module: Stack, version: str) -> ModuleVersion:
+def _get_version(session: Session, module: Stack, version: str, *, with_archive: bool = False) -> ModuleVersion:
+    """`v1.2.0` names version 1.2.0 too. The archive (up to the size limit) is loaded only when asked for."""
     normalised = version_from_tag(version) or version
-    row = session.scalar(
-        select(ModuleVersion).where(ModuleVersion.module_id == module.id, ModuleVersion.version == normalised)
-    )
+    query = select(ModuleVersion).where(ModuleVersion.module_id == module.id, ModuleVersion.version == normalised)
+    if not with_archive:
+        query = query.options(defer(ModuleVersion.archive))
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"module {module.name} has no version {version}")
     return row
@@ -100,8 +102,8 @@ class Download:
     sha256: str
 
 
-def _published(session: Session, module: Stack, version: str) -> ModuleVersion:
-    row = _get_version(session, module, version)
+def _published(session: Session, module: Stack, version: str, *, with_archive: bool = False) -> ModuleVersion:
+    row = _get_version(session, module, version, with_archive=with_archive)
     if row.state != PUBLISHED:
         raise NotFound(f"version {row.version} of module {module.name} was yanked")
     return row
@@ -132,5 +134,5 @@ def signed_download(platform: Platform, session: Session, *, namespace: str, nam
     if not link_is_valid(key, path=path, expires=expires, signature=signature, now=time.time()):
         raise Forbidden("this download link is invalid or has expired: ask the registry for a new one")
     module = registry_module(session, namespace, name, provider)
-    row = _published(session, module, version)
+    row = _published(session, module, version, with_archive=True)
     return Download(archive=row.archive, filename=f"{name}-{row.version}.tar.gz", sha256=row.archive_sha256)

@@ -61,19 +61,9 @@ def create_module(platform: Platform, fields: dict[str, Any]) -> Stack:
 
 
 def update_module(platform: Platform, name: str, fields: dict[str, Any]) -> Stack:
-    unknown = set(fields) - set(EDITABLE)
-    if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))} (editable: {', '.join(EDITABLE)})")
     with platform.sessions() as session:
         check_module_fields(fields, current=stacks.get_stack(session, name, kind=KIND))
-    registry = {k: fields.pop(k) for k in ("namespace", "provider") if k in fields}
-    row = stacks.update_stack(platform, name, fields, kind=KIND)
-    if registry:
-        with platform.sessions.begin() as session:
-            row = stacks.get_stack(session, name, kind=KIND)
-            for key, value in registry.items():
-                setattr(row, key, value)
-    return row
+    return stacks.update_stack(platform, name, fields, kind=KIND, editable=EDITABLE)
 
 
 def delete_module(platform: Platform, name: str) -> None:

@@ -117,10 +117,13 @@ def create_stack(platform: Platform, fields: dict[str, Any], *, kind: str = "sta
     return row
 
 
-def update_stack(platform: Platform, name: str, fields: dict[str, Any], *, kind: str = "stack") -> Stack:
-    unknown = set(fields) - set(EDITABLE)
+def update_stack(
+    platform: Platform, name: str, fields: dict[str, Any], *, kind: str = "stack",
+    editable: tuple[str, ...] = EDITABLE,
+) -> Stack:
+    unknown = set(fields) - set(editable)
     if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))} (editable: {', '.join(EDITABLE)})")
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))} (editable: {', '.join(editable)})")
     check_fields(fields, kind=kind)
     with platform.sessions.begin() as session:
         row = get_stack(session, name, kind=kind)
