@@ -64,7 +64,8 @@ def pack_module(folder: Path, *, limit: int) -> bytes:
 
 
 def _too_large(limit: int) -> str:
-    return f"the module's files are larger than the limit of {limit / (1024 * 1024):g} MiB"
+    size = f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+    return f"the module's files are larger than the limit of {size} (STACKYARD_MODULE_ARCHIVE_LIMIT)"
 
 
 def _entries(folder: Path) -> list[Path]:
