@@ -120,7 +120,8 @@ def test_a_tag_is_tested_published_and_served_to_opentofu(
     link = download.headers["X-Terraform-Get"]
     assert link.startswith(platform.settings.public_url) and urlsplit(link).path.endswith(".tar.gz")
     fetched = httpx.get(link)  # as go-getter does: no Authorization header
-    assert fetched.status_code == 200
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "application/gzip"
+    assert httpx.head(link).status_code == 200
     with tarfile.open(fileobj=io.BytesIO(fetched.content), mode="r:gz") as tar:
         files = {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
     assert files == {

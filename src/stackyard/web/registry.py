@@ -38,8 +38,11 @@ def download(namespace: str, name: str, provider: str, version: str, platform: P
     return Response(status_code=204, headers={"X-Terraform-Get": link})
 
 
-@router.api_route(versions.ARCHIVE_PREFIX + "/{namespace}/{name}/{provider}/{version}.tar.gz",
-                  methods=["GET", "HEAD"])
+_ARCHIVE = versions.ARCHIVE_PREFIX + "/{namespace}/{name}/{provider}/{version}.tar.gz"
+
+
+@router.get(_ARCHIVE)
+@router.head(_ARCHIVE, include_in_schema=False)  # go-getter may ask HEAD first when resuming a download
 def archive(namespace: str, name: str, provider: str, version: str, platform: PlatformDep, session: SessionDep,
             expires: str = "", signature: str = "") -> Response:
     """No token here: the signature in the query is the permission (403 when wrong or expired)."""
