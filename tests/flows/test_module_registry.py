@@ -251,3 +251,23 @@ def run_feedback_alongside(platform: Platform) -> threading.Thread:
             thread.start()
             return thread
         huey.execute(task)
+
+
+def test_a_release_candidate_and_its_release_on_one_commit_are_two_versions(
+    client: TestClient, admin: dict[str, str], reader: dict[str, str], platform: Platform,
+    gitlab: tuple[GitLabDouble, str],
+) -> None:
+    double, base_url = gitlab
+    add_integration(client, admin, base_url)
+    create_module(client, admin)
+    sha = double.push_tag(PROJECT, "v3.0.0-rc.1")
+    double.push_tag(PROJECT, "v3.0.0", sha)
+    assert double.resend(1).status == 200  # GitLab resending the release's delivery starts nothing new
+    drain(platform)
+    runs = run_rows(platform)
+    assert [(r.ref, r.commit_sha, r.reason) for r in runs] == [
+        ("v3.0.0-rc.1", sha, "v3.0.0-rc.1 published"), ("v3.0.0", sha, "v3.0.0 published"),
+    ]
+    assert registry_versions(client, reader) == ["3.0.0", "3.0.0-rc.1"]
+    finals = [(d, ref) for s, d, ref in module_statuses(double, sha) if s == "success"]
+    assert sorted(finals) == [("v3.0.0 published", "v3.0.0"), ("v3.0.0-rc.1 published", "v3.0.0-rc.1")]

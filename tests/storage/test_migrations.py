@@ -70,11 +70,21 @@ def test_0004_adds_module_versions_to_a_database_with_modules_and_runs(platform:
     with pytest.raises(IntegrityError), platform.sessions.begin() as session:
         session.add(ModuleVersion(module_id=1, version="1.0.0", tag="1.0.0", commit_sha="b" * 40,
                                   archive=b"", archive_sha256="", size=0))
+    second_tag = (
+        "INSERT INTO runs (id, stack_id, type, state, trigger, commit_sha, ref, from_fork, log_truncated, "
+        "cancel_requested, log_bytes, created_at, updated_at) VALUES (:id, 1, 'test', 'queued', 'tag', :sha, "
+        ":ref, false, false, false, 0, :now, :now)"
+    )
+    with platform.engine.begin() as connection:  # another tag on the same commit is a run of its own
+        connection.execute(text(second_tag), {"id": 2, "sha": "a" * 40, "ref": "v1.0.1", "now": now})
+    with pytest.raises(IntegrityError), platform.engine.begin() as connection:  # the same tag is not
+        connection.execute(text(second_tag), {"id": 3, "sha": "a" * 40, "ref": "v1.0.1", "now": now})
 
     _migrate(platform, "downgrade", "0003")
     assert "module_versions" not in inspect(platform.engine).get_table_names()
     with platform.engine.connect() as connection:
         assert connection.execute(text("SELECT name, kind FROM stacks")).all() == [("vpc", "module")]
+        assert connection.execute(text("SELECT id, ref FROM runs")).all() == [(1, "v1.0.0")]
     _migrate(platform, "upgrade", "head")
     assert not pending_revisions(platform.engine)
 

@@ -181,8 +181,20 @@ class Run(Base):
             "commit_sha",
             "type",
             unique=True,
-            sqlite_where=text("trigger != 'manual'"),
-            postgresql_where=text("trigger != 'manual'"),
+            sqlite_where=text("trigger NOT IN ('manual', 'tag')"),
+            postgresql_where=text("trigger NOT IN ('manual', 'tag')"),
+        ),
+        # Each tag is a change of its own (v1.0.0-rc.1 and v1.0.0 on one commit are two versions):
+        # one test run per module, commit and tag.
+        Index(
+            "uq_runs_stack_commit_tag",
+            "stack_id",
+            "commit_sha",
+            "type",
+            "ref",
+            unique=True,
+            sqlite_where=text("trigger = 'tag'"),
+            postgresql_where=text("trigger = 'tag'"),
         ),
         Index("ix_runs_stack_state", "stack_id", "state"),
     )

@@ -1,4 +1,4 @@
-"""module versions: the packaged source of every semver tag whose test passed
+"""module versions: the packaged source of every semver tag whose test passed; one test run per tag
 
 Revision ID: 0004
 Revises: 0003
@@ -14,6 +14,10 @@ revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+_UNTAGGED = sa.text("trigger NOT IN ('manual', 'tag')")
+_TAGGED = sa.text("trigger = 'tag'")
+_NOT_MANUAL = sa.text("trigger != 'manual'")
 
 
 def upgrade() -> None:
@@ -34,8 +38,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("module_id", "version"),
     )
     op.create_index("ix_module_versions_module_id", "module_versions", ["module_id"])
+    op.drop_index("uq_runs_stack_commit_type", table_name="runs")
+    op.create_index("uq_runs_stack_commit_type", "runs", ["stack_id", "commit_sha", "type"], unique=True,
+                    sqlite_where=_UNTAGGED, postgresql_where=_UNTAGGED)
+    op.create_index("uq_runs_stack_commit_tag", "runs", ["stack_id", "commit_sha", "type", "ref"], unique=True,
+                    sqlite_where=_TAGGED, postgresql_where=_TAGGED)
 
 
 def downgrade() -> None:
+    """Before 0004 a commit had one tag run whatever its tags: later runs of other tags on it are dropped."""
+    op.drop_index("uq_runs_stack_commit_tag", table_name="runs")
+    op.execute(sa.text(
+        "DELETE FROM runs WHERE trigger = 'tag' AND EXISTS (SELECT 1 FROM runs AS older WHERE "
+        "older.trigger = 'tag' AND older.stack_id = runs.stack_id AND older.commit_sha = runs.commit_sha "
+        "AND older.type = runs.type AND older.id < runs.id)"
+    ))
+    op.drop_index("uq_runs_stack_commit_type", table_name="runs")
+    op.create_index("uq_runs_stack_commit_type", "runs", ["stack_id", "commit_sha", "type"], unique=True,
+                    sqlite_where=_NOT_MANUAL, postgresql_where=_NOT_MANUAL)
     op.drop_index("ix_module_versions_module_id", table_name="module_versions")
     op.drop_table("module_versions")
