@@ -29,9 +29,6 @@ _SEMVER = re.compile(
     r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?\Z"
 )
 
-VERSION_STATES = ("published", "yanked")
-
-
 def check_registry_name(field: str, value: str) -> None:
     """`field` is namespace or name; raises Invalid with the rule in words."""
     if not isinstance(value, str) or not _NAME.match(value):
