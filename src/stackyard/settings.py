@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Extra directories (':'-separated) put first on a run's PATH, e.g. where `tofu` is installed.
     run_path: str = ""
     session_max_age: int = 12 * 3600
+    # Bytes a module version's files may take, packed as a tar before compression (kept in the database).
+    module_archive_limit: int = 50 * 1024 * 1024
+    # Seconds a registry download link (X-Terraform-Get) stays valid.
+    registry_link_ttl: int = 300
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:

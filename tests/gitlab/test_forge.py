@@ -448,6 +448,20 @@ def test_running_deployments_are_listed_newest_first_and_say_whose_they_are(
     assert (query["order_by"], query["sort"], query["status"]) == ("updated_at", "desc", "running")
 
 
+# --- tags --------------------------------------------------------------------------------------
+
+
+def test_tag_commit_sha_follows_annotated_and_lightweight_tags_only(
+    double: GitLabDouble, forge: GitLabForge, project_id: int, head: str
+) -> None:
+    annotated = double.push_tag(project_id, "v1.0.0", head, message="first release", deliver=False)
+    lightweight = double.push_tag(project_id, "1.1.0", head, deliver=False)
+    assert forge.tag_commit_sha(project_id, "v1.0.0") == annotated == head
+    assert forge.tag_commit_sha(project_id, "1.1.0") == lightweight == head
+    with pytest.raises(ForgeRefused):
+        forge.tag_commit_sha(project_id, "main")  # a branch is not a tag
+
+
 # --- archive -----------------------------------------------------------------------------------
 
 

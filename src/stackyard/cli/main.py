@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stackyard.cli import client, runs
+from stackyard.cli import client, modules, runs
 from stackyard.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ token_app = typer.Typer(help="API tokens (works directly on the database).", no_
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 client.register(app)
+modules.register(app)
 runs.register(app)
 
 

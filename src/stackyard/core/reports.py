@@ -178,7 +178,8 @@ def _status_words(
         return "applying"
     if state is _S.FINISHED:
         if run_type is RunType.TEST:
-            return "tests passed"
+            # A finished test run's reason says what became of the version ("v1.2.0 published").
+            return reason or "tests passed"
         if run_type is RunType.TRACKED:
             if summary is None:
                 return "applied"

@@ -468,6 +468,11 @@ class GitLabForge:
         with translated(f"find the commit of {ref}"):
             return str(self._project(project_id).commits.get(ref).id)
 
+    def tag_commit_sha(self, project_id: int, tag: str) -> str:
+        """The commit a tag points at (GET /projects/:id/repository/tags/:tag_name), never a branch's."""
+        with translated(f"find tag {tag}"):
+            return str(self._project(project_id).tags.get(tag).commit["id"])
+
     # --- archive ----------------------------------------------------------------------------
 
     def download_archive(self, project_id: int, sha: str, dest: Path) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from stackyard.core.events import IgnoredEvent
 from stackyard.core.ports import ForgeAuthError, ForgeError
-from stackyard.core.runs import RunState, RunType
+from stackyard.core.runs import RunState, RunType, Trigger
 from stackyard.core.scheduling import RunView, superseded
 from stackyard.core.triggers import CompareQuery, RunRequest, decide, route, untouched
 from stackyard.gitlab.parse import parse_delivery
@@ -123,15 +123,21 @@ def _finish(
 def _ensure_run(
     session: Session, platform: Platform, after: AfterCommit, stack_id: int, request: RunRequest, *, arrived: datetime
 ) -> int:
-    """Runs are unique on (stack, commit, type): a push and the merge request update it causes share one."""
-    existing = session.scalar(
-        select(Run.id).where(
-            Run.stack_id == stack_id,
-            Run.commit_sha == request.commit_sha,
-            Run.type == str(request.type),
-            Run.trigger != "manual",
-        )
+    """Runs are unique on (stack, commit, type): a push and the merge request update it causes share one.
+
+    Tags are the exception: each is a version of its own, so a module gets one test run per commit *and tag*
+    (a release candidate and its release are often the same commit).
+    """
+    same = select(Run.id).where(
+        Run.stack_id == stack_id,
+        Run.commit_sha == request.commit_sha,
+        Run.type == str(request.type),
     )
+    if request.trigger is Trigger.TAG:
+        same = same.where(Run.trigger == str(Trigger.TAG), Run.ref == request.ref)
+    else:
+        same = same.where(Run.trigger.not_in([str(Trigger.MANUAL), str(Trigger.TAG)]))
+    existing = session.scalar(same)
     stack = session.get(Stack, stack_id)
     assert stack is not None
     if existing is not None:

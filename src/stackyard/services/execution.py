@@ -23,8 +23,10 @@ from stackyard.core.runs import TERMINAL, RunState, RunType
 from stackyard.logs import get_logger
 from stackyard.runner.environment import build_run_env, run_vars
 from stackyard.runner.masking import Masker
-from stackyard.runner.vendors import VENDORS, ApplyResult, PlanResult, RunContext
+from stackyard.runner.module_archive import ArchiveTooLargeError
+from stackyard.runner.vendors import TESTERS, VENDORS, ApplyResult, PlanResult, RunContext
 from stackyard.runner.workspace import Workspace, WorkspaceCache
+from stackyard.services import module_tests
 from stackyard.services.integrations import forge_for
 from stackyard.services.run_changes import change_state, dispatch, startable_runs, unit_of_work
 from stackyard.services.run_log import RunLogWriter
@@ -124,6 +126,10 @@ def _plan_then_maybe_apply(
     if not _move(platform, job, RunState.PREPARING, RunState.PLANNING):
         workspace.cleanup()
         return
+    if job.run_type is RunType.TEST:
+        _test_module(platform, job, workspace, writer, masker, cancel, heartbeat)
+        workspace.cleanup()
+        return
     writer("stackyard", f"planning with {job.vendor}")
     result = VENDORS[job.vendor].plan(_context(platform, job, workspace, writer, masker, cancel, phase="plan"))
     if heartbeat.handed_back:
@@ -152,6 +158,36 @@ def _plan_then_maybe_apply(
         platform, job, RunState.CONFIRMED, RunState.APPLYING
     ):
         _apply_in(platform, job, workspace, writer, masker, cancel)
+
+
+def _test_module(
+    platform: Platform,
+    job: Job,
+    workspace: Workspace,
+    writer: RunLogWriter,
+    masker: Masker,
+    cancel: threading.Event,
+    heartbeat: Heartbeat,
+) -> None:
+    """Modules are tested, not planned (state `planning` all the same: SPEC has no `testing` state);
+    a passing test of a version tag publishes it (services/module_tests.py)."""
+    tester = TESTERS.get(job.vendor)
+    if tester is None:
+        _end(platform, job, RunState.FAILED, reason=f"vendor {job.vendor} cannot test modules")
+        return
+    try:
+        pack = module_tests.package(platform, ref=job.ref, folder=workspace.path, writer=writer)
+    except ArchiveTooLargeError as exc:
+        _end(platform, job, RunState.FAILED, reason=str(exc))
+        return
+    writer("stackyard", f"testing with {job.vendor}")
+    result = tester.test(_context(platform, job, workspace, writer, masker, cancel, phase="test"))
+    if heartbeat.handed_back:
+        _hand_back(platform, job, writer)
+        return
+    module_tests.finish(
+        platform, run_id=job.run_id, result=result, pack=pack, time_limit=job.time_limit, writer=writer
+    )
 
 
 def _apply(platform: Platform, job: Job, writer: RunLogWriter, masker: Masker, cancel: threading.Event) -> None:

@@ -35,7 +35,7 @@ def check_env_names(names: list[str], what: str) -> None:
             raise Invalid(f"{what} {name!r} is reserved: PATH, HOME, LANG and STACKYARD_* are set by Stackyard")
 
 
-def check_fields(fields: dict[str, Any]) -> None:
+def check_fields(fields: dict[str, Any], *, kind: str = "stack") -> None:
     if "vendor" in fields and fields["vendor"] not in VENDORS:
         raise Invalid(f"vendor must be one of {', '.join(VENDORS)}")
     if "project_root" in fields:
@@ -50,7 +50,7 @@ def check_fields(fields: dict[str, Any]) -> None:
             raise Invalid(f"commands.{phase} must be a list of strings")
     check_env_names(list((fields.get("environment") or {}).keys()), "environment variable")
     check_env_names(list((fields.get("secrets") or {}).keys()), "secret variable")
-    if fields.get("vendor") == "commands" and not commands.get("plan"):
+    if kind == "stack" and fields.get("vendor") == "commands" and not commands.get("plan"):
         raise Invalid("a 'commands' stack needs commands.plan (a list of shell commands)")
 
 
@@ -74,7 +74,7 @@ def create_stack(platform: Platform, fields: dict[str, Any], *, kind: str = "sta
     name = fields["name"]
     if not valid_name(name, limit=100):
         raise Invalid(f"{kind} name must be {NAME_RULE}")
-    check_fields(fields)
+    check_fields(fields, kind=kind)
     with platform.sessions() as session:
         integration = get_integration(session, fields["integration"])
         if session.scalar(select(Stack.id).where(Stack.name == name)) is not None:
@@ -117,11 +117,14 @@ def create_stack(platform: Platform, fields: dict[str, Any], *, kind: str = "sta
     return row
 
 
-def update_stack(platform: Platform, name: str, fields: dict[str, Any], *, kind: str = "stack") -> Stack:
-    unknown = set(fields) - set(EDITABLE)
+def update_stack(
+    platform: Platform, name: str, fields: dict[str, Any], *, kind: str = "stack",
+    editable: tuple[str, ...] = EDITABLE,
+) -> Stack:
+    unknown = set(fields) - set(editable)
     if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))} (editable: {', '.join(EDITABLE)})")
-    check_fields(fields)
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))} (editable: {', '.join(editable)})")
+    check_fields(fields, kind=kind)
     with platform.sessions.begin() as session:
         row = get_stack(session, name, kind=kind)
         for key, value in fields.items():

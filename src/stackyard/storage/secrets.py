@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -16,6 +18,7 @@ class SecretBox:
     """Encrypts with one key; a wrong key fails loudly instead of returning garbage."""
 
     def __init__(self, key: bytes) -> None:
+        self._key = key
         try:
             self._fernet = Fernet(key)
         except (ValueError, TypeError) as exc:
@@ -24,6 +27,10 @@ class SecretBox:
                 "generate one with: python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'"
             ) from exc
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for one purpose (e.g. signing download links), so the encryption key is never reused as is."""
+        return hmac.new(self._key, f"stackyard:{purpose}".encode(), hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode())

@@ -136,6 +136,25 @@ class Stack(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ModuleVersion(Base):
+    """A published module version: the packaged source of a semver tag whose test passed."""
+
+    __tablename__ = "module_versions"
+    __table_args__ = (UniqueConstraint("module_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("stacks.id", ondelete="CASCADE"), index=True)
+    version: Mapped[str] = mapped_column(String(100))  # semver, without the tag's leading "v"
+    tag: Mapped[str] = mapped_column(String(255))
+    commit_sha: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(20), default="published")
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    yanked_at: Mapped[datetime | None]
+    archive: Mapped[bytes] = mapped_column(LargeBinary)  # a deterministic .tar.gz of the project root
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+
+
 class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("integration_id", "idempotency_key"),)
@@ -162,8 +181,20 @@ class Run(Base):
             "commit_sha",
             "type",
             unique=True,
-            sqlite_where=text("trigger != 'manual'"),
-            postgresql_where=text("trigger != 'manual'"),
+            sqlite_where=text("trigger NOT IN ('manual', 'tag')"),
+            postgresql_where=text("trigger NOT IN ('manual', 'tag')"),
+        ),
+        # Each tag is a change of its own (v1.0.0-rc.1 and v1.0.0 on one commit are two versions):
+        # one test run per module, commit and tag.
+        Index(
+            "uq_runs_stack_commit_tag",
+            "stack_id",
+            "commit_sha",
+            "type",
+            "ref",
+            unique=True,
+            sqlite_where=text("trigger = 'tag'"),
+            postgresql_where=text("trigger = 'tag'"),
         ),
         Index("ix_runs_stack_state", "stack_id", "state"),
     )

@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from stackyard.bootstrap import Platform
 from stackyard.services.intake import DeliveryStore
-from stackyard.web import health, ui
+from stackyard.web import health, registry, ui
 from stackyard.web.api import router as api_router
 from stackyard.web.delivery_batcher import DeliveryBatcher
 from stackyard.web.errors import install_error_handlers
@@ -60,6 +60,7 @@ def build_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    app.include_router(registry.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=ui.STATIC_DIR), name="static")
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

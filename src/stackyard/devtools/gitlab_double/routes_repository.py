@@ -75,6 +75,26 @@ def get_commit(ctx: Context) -> Answer:
         return Answer(body)
 
 
+def get_tag(ctx: Context) -> Answer:
+    """GET /projects/:id/repository/tags/:tag_name (Tags API): the tag and the commit it points at."""
+    with ctx.double.lock:
+        project = ctx.project()
+        tag = project.tags.get(unquote(ctx.path_params["tag"]))
+        if tag is None:
+            raise not_found("Tag")
+        return Answer(
+            {
+                "name": tag.name,
+                "message": tag.message or "",
+                "target": tag.target,
+                "commit": entities.commit(ctx.double, project, ctx.double.commits[tag.commit_sha]),
+                "release": None,
+                "protected": False,
+                "created_at": None,
+            }
+        )
+
+
 def compare(ctx: Context) -> Answer:
     """from...to over the merge base unless straight=true (GITLAB.md C6)."""
     with ctx.double.lock:
@@ -142,6 +162,7 @@ ROUTES: tuple[Route, ...] = (
     route("GET", "/projects/{id}", get_project),
     route("GET", "/projects/{id}/repository/branches/{branch}", get_branch),
     route("GET", "/projects/{id}/repository/commits/{sha}", get_commit),
+    route("GET", "/projects/{id}/repository/tags/{tag}", get_tag),
     route("GET", "/projects/{id}/repository/compare", compare),
     route("GET", "/projects/{id}/repository/archive", archive),
     route("GET", "/projects/{id}/repository/archive.{format}", archive),

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -19,14 +20,20 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def serve_asgi(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Yield the base URL once uvicorn accepts connections; the socket is bound first, so no race."""
+def serve_asgi(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
+    """Yield the base URL once uvicorn accepts connections; the socket is bound first, so no race.
+
+    `tls` (certificate, key) serves https, for clients that will not talk to a registry over http.
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1
+        app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=1,
+        ssl_certfile=str(tls[0]) if tls else None, ssl_keyfile=str(tls[1]) if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="uvicorn")
@@ -38,7 +45,7 @@ def serve_asgi(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> Itera
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.005)
     try:
-        yield f"http://{host}:{bound_port}"
+        yield f"{'https' if tls else 'http'}://{host}:{bound_port}"
     finally:
         server.should_exit = True
         thread.join(10)

@@ -20,7 +20,9 @@ from stackyard.runner.process import (
 )
 from stackyard.runner.workspace import Workspace
 
-__all__ = ["ApplyResult", "LineCollector", "PlanResult", "RunContext", "Step", "Vendor"]
+__all__ = [
+    "ApplyResult", "LineCollector", "ModuleTestResult", "ModuleTester", "PlanResult", "RunContext", "Step", "Vendor",
+]
 
 # The plan text goes into merge request comments; more than this is cut (GitLab's note limit is
 # about 1,000,000 characters, and the full log stays available in Stackyard).
@@ -38,6 +40,15 @@ class PlanResult:
 
 @dataclass(frozen=True)
 class ApplyResult:
+    exit_ok: bool
+    timed_out: bool = False
+    canceled: bool = False
+
+
+@dataclass(frozen=True)
+class ModuleTestResult:
+    """A module's test: passed or not, and whether a person or the time limit stopped it."""
+
     exit_ok: bool
     timed_out: bool = False
     canceled: bool = False
@@ -69,6 +80,15 @@ class Vendor(Protocol):
     def plan(self, ctx: RunContext) -> PlanResult: ...
 
     def apply(self, ctx: RunContext) -> ApplyResult: ...
+
+
+class ModuleTester(Protocol):
+    """Vendors that can test a module (the opentofu/terraform family and plain commands)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def test(self, ctx: RunContext) -> ModuleTestResult: ...
 
 
 class Step:
@@ -121,6 +141,9 @@ class Step:
             timed_out=self.timed_out,
             canceled=self.canceled,
         )
+
+    def test_result(self, *, ok: bool) -> ModuleTestResult:
+        return ModuleTestResult(exit_ok=ok and not self.stopped, timed_out=self.timed_out, canceled=self.canceled)
 
     def apply_result(self, *, ok: bool) -> ApplyResult:
         return ApplyResult(exit_ok=ok and not self.stopped, timed_out=self.timed_out, canceled=self.canceled)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from stackyard.core.plans import PlanSummary
 from stackyard.runner.process import LineCallback, shell_argv
-from stackyard.runner.vendors.base import ApplyResult, LineCollector, PlanResult, RunContext, Step
+from stackyard.runner.vendors.base import ApplyResult, LineCollector, ModuleTestResult, PlanResult, RunContext, Step
 
 __all__ = ["Commands"]
 
@@ -31,6 +31,11 @@ class Commands:
     def apply(self, ctx: RunContext) -> ApplyResult:
         step = Step(ctx, env=ctx.env)
         return step.apply_result(ok=_run_all(step, ctx.commands.get("apply", ()), ctx.on_line))
+
+    def test(self, ctx: RunContext) -> ModuleTestResult:
+        """A module's own test commands (`commands.test`), in order, stopping at the first failure."""
+        step = Step(ctx, env=ctx.env)
+        return step.test_result(ok=_run_all(step, ctx.commands.get("test", ()), ctx.on_line))
 
 
 def _run_all(step: Step, commands: Sequence[str], on_line: LineCallback) -> bool:

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 
 from stackyard.core.plans import PlanSummary, summary_from_plan_text, summary_from_tofu_show_json
-from stackyard.runner.vendors.base import ApplyResult, PlanResult, RunContext, Step
+from stackyard.runner.vendors.base import ApplyResult, ModuleTestResult, PlanResult, RunContext, Step
 
 __all__ = ["PLAN_FILE", "OpenTofu"]
 
@@ -16,6 +16,9 @@ PLAN_FILE = "stackyard.tfplan"
 # https://opentofu.org/docs/cli/config/environment-variables/ : TF_IN_AUTOMATION trims advice
 # meant for people at a terminal; TF_INPUT=0 makes a missing variable an error, not a prompt.
 _AUTOMATION_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+# `tofu test` / `terraform test` read test files from the root and from tests/ (the default
+# -test-directory); OpenTofu also reads its own .tofutest.hcl files.
+_TEST_FILE_PATTERNS = ("*.tftest.hcl", "*.tofutest.hcl", "tests/*.tftest.hcl", "tests/*.tofutest.hcl")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,26 @@ class OpenTofu:
             return step.apply_result(ok=False)
         outcome = step.run([binary, "apply", "-input=false", "-no-color", PLAN_FILE])
         return step.apply_result(ok=outcome.ok)
+
+    def test(self, ctx: RunContext) -> ModuleTestResult:
+        """A module has no backend or state of its own: init without one, validate, and run its test files."""
+        step = Step(ctx, env={**ctx.env, **_AUTOMATION_ENV})
+        binary = self._binary(ctx)
+        if binary is None:
+            step.say(f"{self.binary_name} not found on the run's PATH {ctx.env.get('PATH', '')}")
+            return step.test_result(ok=False)
+        commands = [
+            [binary, "init", "-backend=false", "-input=false", "-no-color"],
+            [binary, "validate", "-no-color"],
+        ]
+        if any(any(ctx.workspace.path.glob(pattern)) for pattern in _TEST_FILE_PATTERNS):
+            commands.append([binary, "test", "-no-color"])
+        else:
+            step.say("no *.tftest.hcl files: init and validate only")
+        for argv in commands:
+            if not step.run(argv).ok:
+                return step.test_result(ok=False)
+        return step.test_result(ok=True)
 
     def _binary(self, ctx: RunContext) -> str | None:
         if ctx.binary:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from stackyard.web.api import deliveries, feedback, integrations, runs, stacks
+from stackyard.web.api import deliveries, feedback, integrations, modules, runs, stacks
 from stackyard.web.deps import require_principal
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
 router.include_router(integrations.router)
 router.include_router(stacks.router)
+router.include_router(modules.router)
 router.include_router(deliveries.router)
 router.include_router(runs.router)
 router.include_router(feedback.router)

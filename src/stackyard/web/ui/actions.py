@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stackyard.bootstrap import Platform
 from stackyard.core.errors import Conflict, Invalid, NotFound
-from stackyard.services import runs
+from stackyard.services import module_versions, modules, runs
 from stackyard.web.deps import PlatformDep
-from stackyard.web.ui.pages import stack_response
+from stackyard.web.ui.pages import module_response, stack_response
 from stackyard.web.ui.queries import parse_id
 from stackyard.web.ui.run_pages import run_response
 from stackyard.web.ui.templating import forbidden, not_found
@@ -84,3 +84,43 @@ def trigger(
     except Conflict as exc:
         return stack_response(request, platform, viewer, name, error=str(exc), status_code=409)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/modules/{name}/runs", response_class=HTMLResponse)
+def test_module_tag(
+    request: Request,
+    platform: PlatformDep,
+    viewer: SignedIn,
+    name: str,
+    csrf_token: CsrfField = "",
+    tag: Annotated[str, Form(max_length=255)] = "",
+) -> Response:
+    refused = refusal(request, platform, viewer, csrf_token)
+    if refused is not None:
+        return refused
+    try:
+        run_id = modules.test_tag(platform, name, tag=tag.strip())
+    except NotFound:
+        return module_response(request, platform, viewer, name)
+    except Invalid as exc:
+        return module_response(request, platform, viewer, name, error=str(exc), status_code=400)
+    except Conflict as exc:
+        return module_response(request, platform, viewer, name, error=str(exc), status_code=409)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/modules/{name}/versions/{version}/{action}", response_class=HTMLResponse)
+def yank_or_unyank(request: Request, platform: PlatformDep, viewer: SignedIn, name: str, version: str,
+                   action: str, csrf_token: CsrfField = "") -> Response:
+    if action not in ("yank", "unyank"):
+        return not_found(request, viewer, what="page", name=request.url.path)
+    refused = refusal(request, platform, viewer, csrf_token)
+    if refused is not None:
+        return refused
+    try:
+        module_versions.set_yanked(platform, name, version, yanked=action == "yank")
+    except NotFound as exc:
+        return module_response(request, platform, viewer, name, error=str(exc), status_code=404)
+    except Conflict as exc:
+        return module_response(request, platform, viewer, name, error=str(exc), status_code=409)
+    return RedirectResponse(f"/modules/{name}", status_code=303)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -11,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stackyard.core.errors import NotFound
+from stackyard.services.module_versions import versions_query
+from stackyard.services.modules import source_address
 from stackyard.services.stacks import get_stack
-from stackyard.storage.tables import Integration, Stack
+from stackyard.storage.tables import Integration, ModuleVersion, Stack
 from stackyard.web.deps import PlatformDep
 from stackyard.web.ui.queries import integration_names, latest_runs, project_url, runs_page
 from stackyard.web.ui.templating import not_found, render
@@ -56,13 +57,27 @@ def stack_response(request: Request, platform: PlatformDep, viewer: Viewer, name
 @router.get("/modules/{name}", response_class=HTMLResponse)
 def module_page(request: Request, platform: PlatformDep, viewer: SignedIn, name: str,
                 cursor: str | None = None) -> HTMLResponse:
+    return module_response(request, platform, viewer, name, cursor=cursor)
+
+
+# Versions shown on the module page; the API pages through all of them.
+PAGE_VERSIONS = 100
+
+
+def module_response(request: Request, platform: PlatformDep, viewer: Viewer, name: str, *,
+                    cursor: str | None = None, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    """Also used by the module forms (test a tag, yank) to show the page again with what went wrong."""
     with platform.sessions() as session:
         try:
             module = get_stack(session, name, kind="module")
         except NotFound:
             return not_found(request, viewer, what="module", name=name)
-        return render(request, "module.html", viewer=viewer, **_stack_context(session, module, cursor),
-                      registry_host=urlsplit(platform.settings.public_url).netloc)
+        versions = list(session.scalars(
+            versions_query(module.id).order_by(ModuleVersion.id.desc()).limit(PAGE_VERSIONS)
+        ))
+        return render(request, "module.html", viewer=viewer, status_code=status_code, error=error,
+                      **_stack_context(session, module, cursor), versions=versions,
+                      source=source_address(platform, module))
 
 
 def _stack_context(session: Session, stack: Stack, cursor: str | None) -> dict[str, Any]:
