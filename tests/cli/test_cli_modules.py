@@ -9,10 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from stackyard.bootstrap import Platform, create_app
+from stackyard.bootstrap import Platform
 from stackyard.cli.main import app
 from stackyard.devtools.gitlab_double import GitLabDouble
-from stackyard.devtools.gitlab_double.server import serve_asgi
 from support.gitlab_setup import PROJECT, add_integration, gitlab_with_project
 from support.queue import drain
 
@@ -21,14 +20,6 @@ from support.queue import drain
 def gitlab() -> Iterator[tuple[GitLabDouble, str]]:
     with gitlab_with_project({"modules/dns/main.tf": "# dns\n"}) as found:
         yield found
-
-
-@pytest.fixture
-def cli(platform: Platform, admin_token: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    with serve_asgi(create_app(platform)) as url:
-        monkeypatch.setenv("STACKYARD_URL", url)
-        monkeypatch.setenv("STACKYARD_TOKEN", admin_token)
-        yield CliRunner()
 
 
 def test_module_commands(cli: CliRunner, client: TestClient, admin: dict[str, str], platform: Platform,
