@@ -104,3 +104,47 @@ def test_deleting_a_module_deletes_its_versions(platform: Platform) -> None:
         session.execute(delete(Stack))
     with platform.sessions() as session:
         assert session.scalar(select(func.count()).select_from(ModuleVersion)) == 0
+
+
+def test_0005_gives_outbox_items_their_stack_and_lets_untouched_statuses_go_without_a_run(
+    platform: Platform,
+) -> None:
+    _migrate(platform, "downgrade", "0004")
+    now = datetime.now(UTC)
+    with platform.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO integrations (id, name, kind, api_url, token_encrypted, webhook_secret_encrypted, "
+            "created_at, token_scopes, token_problems) VALUES (1, 'gl', 'gitlab', 'https://gl.example', :b, :b, "
+            ":now, '[]', '[]')"), {"b": b"x", "now": now})
+        connection.execute(text(
+            "INSERT INTO stacks (id, name, kind, integration_id, repository, project_id, branch, project_root, "
+            "watched_paths, vendor, commands, autodeploy, allow_forks, report_untouched, environment, secret_names, "
+            "install_webhook, created_at, updated_at) VALUES (4, 'app', 'stack', 1, 'g/p', 7, 'main', '', '[]', "
+            "'commands', '{}', false, false, true, '{}', '[]', true, :now, :now)"), {"now": now})
+        connection.execute(text(
+            "INSERT INTO runs (id, stack_id, type, state, trigger, commit_sha, ref, from_fork, log_truncated, "
+            "cancel_requested, log_bytes, created_at, updated_at) VALUES (9, 4, 'proposed', 'queued', 'push', :sha, "
+            "'feature', false, false, false, 0, :now, :now)"), {"sha": "a" * 40, "now": now})
+        connection.execute(text(
+            "INSERT INTO feedback (id, run_id, kind, channel, payload, state, attempts, next_attempt_at, result, "
+            "created_at) VALUES (1, 9, 'status', 'status:4:x:feature', '{}', 'pending', 0, :now, '{}', :now)"),
+            {"now": now})
+
+    _migrate(platform, "upgrade", "head")
+    with platform.engine.begin() as connection:
+        assert connection.execute(text("SELECT id, stack_id, run_id FROM feedback")).all() == [(1, 4, 9)]
+        connection.execute(text(
+            "INSERT INTO feedback (id, stack_id, run_id, kind, channel, payload, state, attempts, next_attempt_at, "
+            "result, created_at) VALUES (2, 4, NULL, 'status', 'status:4:y:main', '{}', 'pending', 0, :now, '{}', "
+            ":now)"), {"now": now})
+    with pytest.raises(IntegrityError), platform.engine.begin() as connection:  # every item has a stack
+        connection.execute(text(
+            "INSERT INTO feedback (id, stack_id, run_id, kind, channel, payload, state, attempts, next_attempt_at, "
+            "result, created_at) VALUES (3, NULL, 9, 'status', 'c', '{}', 'pending', 0, :now, '{}', :now)"),
+            {"now": now})
+
+    _migrate(platform, "downgrade", "0004")
+    with platform.engine.connect() as connection:
+        assert connection.execute(text("SELECT id, run_id FROM feedback")).all() == [(1, 9)]
+    _migrate(platform, "upgrade", "head")
+    assert not pending_revisions(platform.engine)

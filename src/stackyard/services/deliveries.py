@@ -96,7 +96,9 @@ def _finish(
         for spared in untouched_requests:
             stack = session.get(Stack, stack_ids[spared.stack]) if spared.stack in stack_ids else None
             if stack is not None:
-                record_untouched_feedback(session, platform, stack, commit_sha=spared.commit_sha, ref=spared.ref)
+                after.feedback |= record_untouched_feedback(
+                    session, platform, stack, commit_sha=spared.commit_sha, ref=spared.ref
+                )
         for request in requests:
             if request.stack not in stack_ids:
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stackyard.core.plans import PlanSummary
@@ -26,6 +26,7 @@ from stackyard.core.reports import (
     stack_url,
     status_name,
     status_ref,
+    untouched_status,
 )
 from stackyard.core.runs import RunState, RunType
 from stackyard.storage.tables import Feedback, Run, Stack, utcnow
@@ -59,7 +60,8 @@ def run_summary(run: Run) -> PlanSummary | None:
 
 
 def _last_item(session: Session, channel: str, *, run_id: int | None = None) -> Feedback | None:
-    query = select(Feedback).where(Feedback.channel == channel)
+    """The newest item of runs on the channel (of this run, when given); untouched statuses never count."""
+    query = select(Feedback).where(Feedback.channel == channel, Feedback.run_id.is_not(None))
     if run_id is not None:
         query = query.where(Feedback.run_id == run_id)
     return session.scalar(query.order_by(Feedback.id.desc()).limit(1))
@@ -68,8 +70,8 @@ def _last_item(session: Session, channel: str, *, run_id: int | None = None) -> 
 def _add(
     session: Session, run: Run, kind: str, channel: str, payload: dict[str, Any], *, due: datetime | None = None
 ) -> None:
-    session.add(Feedback(run_id=run.id, kind=kind, channel=channel, payload=payload, state=PENDING,
-                         next_attempt_at=due or utcnow()))
+    session.add(Feedback(stack_id=run.stack_id, run_id=run.id, kind=kind, channel=channel, payload=payload,
+                         state=PENDING, next_attempt_at=due or utcnow()))
 
 
 def _record_status(session: Session, platform: Platform, run: Run, stack: Stack, ref: str) -> bool:
@@ -211,20 +213,30 @@ def record_fallback_comment(session: Session, run: Run, stack: Stack, *, due: da
 def record_untouched_feedback(session: Session, platform: Platform, stack: Stack, *, commit_sha: str, ref: str) -> bool:
     """A passing status for a commit whose changes do not touch this stack (`report_untouched`).
 
-    There is no run to hang an outbox row on (feedback.run_id is required), so the update is handed
-    to the durable queue instead, once the caller's transaction has committed. It is checked again
-    when sent: if a run of this stack reports on the commit by then, the run's statuses win.
-    Returns False: nothing was added to the outbox, so no send_feedback is needed.
+    An outbox item without a run, in the caller's transaction like every other update, so a crash
+    after the delivery is processed cannot lose it. Runs own the status: nothing is recorded when a
+    run of this stack already reports on the commit, and the sender skips it if one does by then.
+    Returns True when an item was added (the caller enqueues send_feedback after its commit).
     """
     if not stack.report_untouched or stack.project_id is None:
         return False
-    stack_id = stack.id
-
-    def enqueue(_session: Session) -> None:
-        platform.tasks.send_untouched_status(stack_id, commit_sha, ref)
-
-    event.listen(session, "after_commit", enqueue, once=True)
-    return False
+    channel = channel_for(STATUS, stack_id=stack.id, commit_sha=commit_sha, ref=ref)
+    if session.scalar(select(Feedback.id).where(Feedback.channel == channel).limit(1)) is not None:
+        return False
+    update = untouched_status()
+    session.add(Feedback(stack_id=stack.id, run_id=None, kind=STATUS, channel=channel, state=PENDING,
+                         next_attempt_at=utcnow(), payload={
+        "project_id": stack.project_id,
+        "sha": commit_sha,
+        "ref": ref,
+        "name": status_name(stack.name, module=stack.kind == "module"),
+        "state": update.state,
+        "description": update.description,
+        "target_url": stack_url(platform.settings.public_url, stack.name),
+        "from_fork": False,
+        "merge_request_iid": None,
+    }))
+    return True
 
 
 def _why(item: Feedback) -> str | None:

@@ -35,7 +35,8 @@ class Claim:
     kind: str
     payload: dict[str, Any]
     attempts: int
-    run_id: int
+    # None for a report_untouched status: no run stands behind it.
+    run_id: int | None
     run_type: str
     plan_text: str | None
     stack_id: int
@@ -124,6 +125,7 @@ def _merge_requests(forge: Forge, claim: Claim) -> list[MergeRequestInfo]:
 def _comment(forge: Forge, claim: Claim) -> Outcome:
     p = claim.payload
     project_id = int(p["project_id"])
+    assert claim.run_id is not None, "comments are written by runs"
     summary = PlanSummary.from_dict(p["summary"]) if p.get("summary") else None
     link = run_url(claim.public_url, claim.run_id)
     body = comment_body(

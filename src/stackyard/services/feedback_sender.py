@@ -58,8 +58,7 @@ def _due_heads(session: Session, now: datetime, held: set[int]) -> list[tuple[Fe
     older = aliased(Feedback)
     query = (
         select(Feedback, Stack)
-        .join(Run, Run.id == Feedback.run_id)
-        .join(Stack, Stack.id == Run.stack_id)
+        .join(Stack, Stack.id == Feedback.stack_id)
         .where(
             Feedback.state.in_(OPEN_STATES),
             Feedback.next_attempt_at <= now,
@@ -111,6 +110,15 @@ def _skip(items: list[Feedback], reason: str) -> None:
 
 def _choose(session: Session, items: list[Feedback]) -> Feedback | None:
     """Which waiting item of the channel goes now; the ones before it are stale and skipped."""
+    untouched = [i for i in items if i.run_id is None]
+    if untouched and session.scalar(
+        select(Feedback.id).where(Feedback.channel == items[0].channel, Feedback.run_id.is_not(None)).limit(1)
+    ) is not None:
+        # A run reports on this commit now: its statuses, not "untouched", say what happened.
+        _skip(untouched, "a run of the stack reports on this commit")
+        items = [i for i in items if i.run_id is not None]
+        if not items:
+            return None
     head = items[0]
     if head.kind == STATUS:
         sent = _last_sent(session, head.channel, STATUS)
@@ -166,7 +174,7 @@ def _owned_deployments(session: Session, stack_id: int, commit_sha: str) -> froz
 
 
 def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack) -> Claim:
-    run = session.get_one(Run, chosen.run_id)
+    run = session.get(Run, chosen.run_id) if chosen.run_id is not None else None
     fell_back = False
     deployment: dict[str, Any] | None = None
     owned: frozenset[int] = frozenset()
@@ -176,7 +184,7 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
             Feedback.channel == chosen.channel, Feedback.kind == STATUS, Feedback.state == FAILED
         )
         fell_back = any((result or {}).get("fallback") for result in session.scalars(refused))
-    elif chosen.kind == DEPLOYMENT:
+    elif chosen.kind == DEPLOYMENT and run is not None:
         sent = _last_sent(session, chosen.channel, DEPLOYMENT, run_id=run.id)
         if sent is not None and "deployment_id" in (sent.result or {}):
             deployment = {"deployment_id": sent.result["deployment_id"], "status": sent.payload["status"]}
@@ -186,7 +194,8 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
         notes = _known_notes(session, stack.id)
     return Claim(
         item_id=chosen.id, kind=chosen.kind, payload=dict(chosen.payload), attempts=chosen.attempts,
-        run_id=run.id, run_type=run.type, plan_text=run.plan_text, stack_id=stack.id, stack_name=stack.name,
+        run_id=run.id if run else None, run_type=run.type if run else "", plan_text=run.plan_text if run else None,
+        stack_id=stack.id, stack_name=stack.name,
         integration_id=stack.integration_id, public_url=platform.settings.public_url,
         fell_back=fell_back, deployment=deployment, known_notes=notes,
         created_at=chosen.created_at, owned_deployments=owned,
@@ -244,7 +253,7 @@ def _finish(platform: Platform, claim: Claim, outcome: Outcome, now: datetime) -
             integration.token_failing_since = None
             if (integration.feedback_problem or "").startswith(f"stack {claim.stack_name}:"):
                 integration.feedback_problem = None
-        if outcome.fallback and not claim.fell_back:
+        if outcome.fallback and not claim.fell_back and claim.run_id is not None:
             run = session.get_one(Run, claim.run_id)
             record_fallback_comment(session, run, session.get_one(Stack, claim.stack_id), due=now)
     log.info("feedback attempt", item=claim.item_id, kind=claim.kind, outcome=outcome.state,
@@ -257,8 +266,7 @@ def rate_limited_integrations(session: Session, now: datetime) -> set[int]:
     request's (GITLAB.md C10), so none of their updates go before it passes, whichever worker asks."""
     query = (
         select(Stack.integration_id)
-        .join(Run, Run.stack_id == Stack.id)
-        .join(Feedback, Feedback.run_id == Run.id)
+        .join(Feedback, Feedback.stack_id == Stack.id)
         .where(Feedback.state == PENDING, Feedback.next_attempt_at > now,
                Feedback.last_error.startswith(RATE_LIMITED))
         .distinct()

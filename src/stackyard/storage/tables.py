@@ -255,7 +255,9 @@ class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (Index("ix_feedback_pending", "state", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    stack_id: Mapped[int] = mapped_column(ForeignKey("stacks.id", ondelete="CASCADE"), index=True)
+    # None for a stack's passing status on a commit that no run of it covers (report_untouched).
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     # Updates sharing a channel (e.g. one commit status name on one commit) are sent in id order.
     channel: Mapped[str] = mapped_column(String(500), index=True)

@@ -22,7 +22,6 @@ class Tasks:
     send_feedback: Callable[[], Any]
     # The same pass, `delay` seconds from now: backoff and Retry-After (huey's scheduled tasks).
     send_feedback_after: Callable[[float], Any]
-    send_untouched_status: Callable[..., Any]
     sweep: Callable[[], Any]
 
 
@@ -56,13 +55,6 @@ def register_tasks(platform: Platform) -> Tasks:
     def send_feedback_after(delay: float) -> Any:
         return send_feedback.schedule(delay=delay)
 
-    # Reschedules itself (with attempt + 1) on transient failures: see services/feedback_untouched.
-    @huey.task(name="send_untouched_status")
-    def send_untouched_status(stack_id: int, commit_sha: str, ref: str, attempt: int = 1) -> None:
-        from stackyard.services.feedback_untouched import send_untouched_status as run
-
-        run(platform, stack_id=stack_id, commit_sha=commit_sha, ref=ref, attempt=attempt)
-
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
         from stackyard.services.sweep import sweep as run
@@ -75,6 +67,5 @@ def register_tasks(platform: Platform) -> Tasks:
         execute_run_later=execute_run_later,
         send_feedback=send_feedback,
         send_feedback_after=send_feedback_after,
-        send_untouched_status=send_untouched_status,
         sweep=sweep,
     )
