@@ -36,6 +36,7 @@ def test_module_page_shows_the_address_versions_and_runs(reader_page: TestClient
     assert page.text.count(f'<a href="/runs/{run_id}">#{run_id}</a>') == 3  # two versions and the runs table
     assert 'action="/modules/' not in page.text
     assert "Yank" not in page.text and "Test the tag" not in page.text
+    assert "a test, no plan" in page.text and "not known" not in page.text
 
 
 def test_admins_yank_and_publish_again_from_the_page(admin_page: TestClient, platform: Platform, vpc: int) -> None:
