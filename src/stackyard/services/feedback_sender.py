@@ -184,7 +184,8 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
             Feedback.channel == chosen.channel, Feedback.kind == STATUS, Feedback.state == FAILED
         )
         fell_back = any((result or {}).get("fallback") for result in session.scalars(refused))
-    elif chosen.kind == DEPLOYMENT and run is not None:
+    elif chosen.kind == DEPLOYMENT:
+        assert run is not None, "deployments are written by runs"
         sent = _last_sent(session, chosen.channel, DEPLOYMENT, run_id=run.id)
         if sent is not None and "deployment_id" in (sent.result or {}):
             deployment = {"deployment_id": sent.result["deployment_id"], "status": sent.payload["status"]}
