@@ -100,3 +100,31 @@ def test_shutdown_hands_a_planning_run_back_to_the_queue(
     [run] = run_rows(platform)
     assert run.state == "unconfirmed"
     assert logged(platform, "second attempt")
+
+
+def test_cancel_kills_a_module_test_and_publishes_nothing(
+    client: TestClient, admin: dict[str, str], platform: Platform, gitlab: tuple[GitLabDouble, str], tmp_path: Path
+) -> None:
+    double, base_url = gitlab
+    pid_file = tmp_path / "pid"
+    add_integration(client, admin, base_url)
+    created = client.post("/api/v1/modules", headers=admin, json={
+        "name": "app", "integration": "gl", "repository": "infra/live", "project_root": "app",
+        "namespace": "platform", "provider": "aws", "vendor": "commands",
+        "commands": {"test": [f"echo $$ > {pid_file}; echo started; exec tail -f /dev/null"]},
+    })
+    assert created.status_code == 201, created.text
+    start = len(double.deliveries)
+    double.push_tag("infra/live", "v1.0.0")
+    replay(client, double, start)
+    worker = threading.Thread(target=drain, args=(platform,), daemon=True)
+    worker.start()
+    wait_until(lambda: logged(platform, "started"), "the module test to start")
+    [run] = run_rows(platform)
+    assert client.post(f"/api/v1/runs/{run.id}/cancel", headers=admin).json()["cancel_requested"] is True
+    worker.join(60)
+    assert not worker.is_alive()
+    [run] = run_rows(platform)
+    assert (run.type, run.state, run.failed_during) == ("test", "canceled", "planning")
+    assert not Path(f"/proc/{int(pid_file.read_text())}").exists()
+    assert client.get("/api/v1/modules/app/versions", headers=admin).json()["items"] == []
