@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import delete, func, inspect, select, text
+from sqlalchemy import Connection, delete, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from stackyard.bootstrap import Platform
@@ -36,26 +36,36 @@ def _migrate(platform: Platform, action: str, revision: str) -> None:
         getattr(command, action)(config, revision)
 
 
+def _seed_run(connection: Connection, now: datetime, *, stack: dict[str, object], run: dict[str, object]) -> None:
+    """An integration, one stack (or module) and one run of it, written in SQL so any past schema takes them."""
+    connection.execute(text(
+        "INSERT INTO integrations (id, name, kind, api_url, token_encrypted, webhook_secret_encrypted, "
+        "created_at, token_scopes, token_problems) VALUES (1, 'gl', 'gitlab', 'https://gl.example', :b, :b, "
+        ":now, '[]', '[]')"), {"b": b"x", "now": now})
+    connection.execute(text(
+        "INSERT INTO stacks (id, name, kind, integration_id, repository, project_id, branch, project_root, "
+        "watched_paths, vendor, commands, autodeploy, allow_forks, report_untouched, environment, secret_names, "
+        "install_webhook, namespace, provider, created_at, updated_at) VALUES (:id, :name, :kind, 1, 'g/p', 7, "
+        "'main', '', '[]', :vendor, '{}', false, false, :report_untouched, '{}', '[]', true, :namespace, "
+        ":provider, :now, :now)"),
+        {"namespace": None, "provider": None, "report_untouched": False, **stack, "now": now})
+    connection.execute(text(
+        "INSERT INTO runs (id, stack_id, type, state, trigger, commit_sha, ref, from_fork, log_truncated, "
+        "cancel_requested, log_bytes, created_at, updated_at) VALUES (:id, :stack_id, :type, :state, :trigger, "
+        ":sha, :ref, false, false, false, 0, :now, :now)"),
+        {**run, "stack_id": stack["id"], "sha": "a" * 40, "now": now})
+
+
 def test_0004_adds_module_versions_to_a_database_with_modules_and_runs(platform: Platform) -> None:
     """From 0003 with a module and its run in it, up to 0004 and back down again."""
     _migrate(platform, "downgrade", "0003")
     assert "module_versions" not in inspect(platform.engine).get_table_names()
     now = datetime.now(UTC)
     with platform.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO integrations (id, name, kind, api_url, token_encrypted, webhook_secret_encrypted, "
-            "created_at, token_scopes, token_problems) VALUES (1, 'gl', 'gitlab', 'https://gl.example', :b, :b, "
-            ":now, '[]', '[]')"), {"b": b"x", "now": now})
-        connection.execute(text(
-            "INSERT INTO stacks (id, name, kind, integration_id, repository, project_id, branch, project_root, "
-            "watched_paths, vendor, commands, autodeploy, allow_forks, report_untouched, environment, secret_names, "
-            "install_webhook, namespace, provider, created_at, updated_at) VALUES (1, 'vpc', 'module', 1, 'g/p', 7, "
-            "'main', '', '[]', 'opentofu', '{}', false, false, false, '{}', '[]', true, 'platform', 'aws', :now, :now)"
-        ), {"now": now})
-        connection.execute(text(
-            "INSERT INTO runs (id, stack_id, type, state, trigger, commit_sha, ref, from_fork, log_truncated, "
-            "cancel_requested, log_bytes, created_at, updated_at) VALUES (1, 1, 'test', 'finished', 'tag', :sha, "
-            "'v1.0.0', false, false, false, 0, :now, :now)"), {"sha": "a" * 40, "now": now})
+        _seed_run(connection, now,
+                  stack={"id": 1, "name": "vpc", "kind": "module", "vendor": "opentofu", "namespace": "platform",
+                         "provider": "aws"},
+                  run={"id": 1, "type": "test", "state": "finished", "trigger": "tag", "ref": "v1.0.0"})
 
     _migrate(platform, "upgrade", "head")
     archive = b"\x1f\x8b packed"
@@ -112,19 +122,9 @@ def test_0005_gives_outbox_items_their_stack_and_lets_untouched_statuses_go_with
     _migrate(platform, "downgrade", "0004")
     now = datetime.now(UTC)
     with platform.engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO integrations (id, name, kind, api_url, token_encrypted, webhook_secret_encrypted, "
-            "created_at, token_scopes, token_problems) VALUES (1, 'gl', 'gitlab', 'https://gl.example', :b, :b, "
-            ":now, '[]', '[]')"), {"b": b"x", "now": now})
-        connection.execute(text(
-            "INSERT INTO stacks (id, name, kind, integration_id, repository, project_id, branch, project_root, "
-            "watched_paths, vendor, commands, autodeploy, allow_forks, report_untouched, environment, secret_names, "
-            "install_webhook, created_at, updated_at) VALUES (4, 'app', 'stack', 1, 'g/p', 7, 'main', '', '[]', "
-            "'commands', '{}', false, false, true, '{}', '[]', true, :now, :now)"), {"now": now})
-        connection.execute(text(
-            "INSERT INTO runs (id, stack_id, type, state, trigger, commit_sha, ref, from_fork, log_truncated, "
-            "cancel_requested, log_bytes, created_at, updated_at) VALUES (9, 4, 'proposed', 'queued', 'push', :sha, "
-            "'feature', false, false, false, 0, :now, :now)"), {"sha": "a" * 40, "now": now})
+        _seed_run(connection, now,
+                  stack={"id": 4, "name": "app", "kind": "stack", "vendor": "commands", "report_untouched": True},
+                  run={"id": 9, "type": "proposed", "state": "queued", "trigger": "push", "ref": "feature"})
         connection.execute(text(
             "INSERT INTO feedback (id, run_id, kind, channel, payload, state, attempts, next_attempt_at, result, "
             "created_at) VALUES (1, 9, 'status', 'status:4:x:feature', '{}', 'pending', 0, :now, '{}', :now)"),
