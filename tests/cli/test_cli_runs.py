@@ -50,6 +50,10 @@ def test_run_commands(cli: CliRunner, client: TestClient, admin: dict[str, str],
     drain(platform)
     assert json.loads(cli.invoke(app, ["run", "show", str(run["id"])]).output)["state"] == "finished"
     assert "applying" in cli.invoke(app, ["run", "logs", str(run["id"])]).output
+    sent = json.loads(cli.invoke(app, ["stack", "feedback", "app", "--commit", head[:8]]).output)
+    assert {(i["run"], i["commit"]) for i in sent} == {(run["id"], head)}
+    assert next(i["update"]["state"] for i in sent if i["kind"] == "status") == "success"
+    assert json.loads(cli.invoke(app, ["stack", "feedback", "app", "--commit", "0" * 40]).output) == []
 
     refused = cli.invoke(app, ["run", "cancel", str(run["id"])])
     assert refused.exit_code == 1 and "already finished" in refused.output

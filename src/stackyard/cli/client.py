@@ -237,6 +237,19 @@ def stack_show(name: str) -> None:
     show(call("GET", f"/api/v1/stacks/{name}"))
 
 
+@stack_app.command("feedback")
+def stack_feedback(
+    name: str,
+    commit: Annotated[str | None, typer.Option(help="Only this commit (full or abbreviated SHA).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """What Stackyard sent GitLab for this stack (statuses, comments, deployments) and whether it got there."""
+    params: dict[str, Any] = {"limit": limit}
+    if commit:
+        params["commit"] = commit
+    show(call("GET", f"/api/v1/stacks/{name}/feedback", params=params)["items"])
+
+
 @stack_app.command("set")
 def stack_set(
     name: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from stackyard.core.plans import PlanSummary
@@ -258,6 +258,8 @@ def describe_item(item: Feedback) -> dict[str, object]:
     return {
         "id": item.id,
         "kind": item.kind,
+        "run": item.run_id,
+        "commit": payload.get("sha"),
         "state": item.state,
         "update": what,
         "attempts": item.attempts,
@@ -273,3 +275,18 @@ def describe_feedback(session: Session, run_id: int) -> list[dict[str, object]]:
     """Every outbox item of a run and its state, newest first, for `GET /api/v1/runs/{id}/feedback`."""
     items = session.scalars(select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.id.desc()))
     return [describe_item(item) for item in items]
+
+
+def stack_feedback(stack_id: int, *, commit: str | None = None) -> Select[Feedback]:
+    """A stack's outbox items, those without a run too (report_untouched), for `GET /api/v1/stacks/{name}/feedback`.
+
+    `commit` is a full or abbreviated SHA, checked by the caller to be hex: it matches the channel's
+    prefix (`channel_for`), so no JSON query is needed on either database.
+    """
+    query = select(Feedback).where(Feedback.stack_id == stack_id)
+    if commit:
+        query = query.where(or_(*(
+            Feedback.channel.startswith(f"{kind}:{stack_id}:{commit}", autoescape=True)
+            for kind in (STATUS, DEPLOYMENT, COMMENT)
+        )))
+    return query

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from stackyard.bootstrap import Platform
@@ -86,6 +87,38 @@ def test_report_untouched_posts_a_passing_status_after_commit(world: World, plat
         ("stackyard/web", "success", UNTOUCHED_DESCRIPTION, "feature")
     ]
     assert live[0]["target_url"] == "https://stackyard.example/stacks/web"
+
+
+def test_a_stacks_feedback_shows_untouched_statuses_which_no_run_owns(
+    world: World, platform: Platform, client: TestClient, reader: dict[str, str]
+) -> None:
+    first = world.double.push(PROJECT, branch="feature", files={"app/main.tf": "# one\n"}, deliver=False)
+    second = world.double.push(PROJECT, branch="feature", files={"app/main.tf": "# two\n"}, deliver=False)
+    untouched(platform, "web", first, "feature")
+    untouched(platform, "web", second, "feature")
+    sweep(platform)
+    drain(platform)
+    listed = client.get("/api/v1/stacks/web/feedback", headers=reader).json()
+    assert [(i["commit"], i["run"], i["kind"], i["state"], i["update"]["description"]) for i in listed["items"]] == [
+        (second, None, "status", "sent", UNTOUCHED_DESCRIPTION),
+        (first, None, "status", "sent", UNTOUCHED_DESCRIPTION),
+    ]
+    page = client.get("/api/v1/stacks/web/feedback", params={"limit": 1}, headers=reader).json()
+    rest = client.get("/api/v1/stacks/web/feedback", params={"limit": 1, "cursor": page["next"]}, headers=reader)
+    assert [i["commit"] for i in page["items"] + rest.json()["items"]] == [second, first]
+    abbreviated = client.get("/api/v1/stacks/web/feedback", params={"commit": first[:7].upper()}, headers=reader)
+    assert [i["commit"] for i in abbreviated.json()["items"]] == [first]
+    assert client.get("/api/v1/stacks/app/feedback", headers=reader).json() == {"items": [], "next": None}
+
+
+@pytest.mark.parametrize("commit", ["", "abc", "g" * 40, "%", "_" * 8, "a" * 65])
+def test_a_stacks_feedback_refuses_what_is_not_a_commit(
+    world: World, client: TestClient, reader: dict[str, str], commit: str
+) -> None:
+    answer = client.get("/api/v1/stacks/web/feedback", params={"commit": commit}, headers=reader)
+    assert answer.status_code == 400 and "commit" in answer.json()["detail"]
+    assert client.get("/api/v1/stacks/nope/feedback", headers=reader).status_code == 404
+    assert client.get("/api/v1/stacks/web/feedback").status_code == 401
 
 
 def test_stacks_without_the_setting_and_rolled_back_transactions_post_nothing(
