@@ -358,6 +358,9 @@ def test_deployment_status_for() -> None:
     assert deployment_step(None, "running") == "create"
     assert deployment_step("running", "running") is None
     assert deployment_step("running", "canceled") == "update"
+    # ... unless the run applied and its create gave up: the final status makes the deployment then.
+    assert deployment_step(None, "success", create_gave_up=True) == "create"
+    assert deployment_step("running", "success", create_gave_up=True) == "update"
 
 
 @settings(max_examples=300)

@@ -266,16 +266,18 @@ def deployment_status_for(*, run_type: RunType, state: RunState, summary: PlanSu
     }.get(state)
 
 
-def deployment_step(existing: str | None, wanted: str | None) -> str | None:
+def deployment_step(existing: str | None, wanted: str | None, *, create_gave_up: bool = False) -> str | None:
     """`"create"`, `"update"` or None: what to do given the deployment's last status and the wanted one.
 
     A deployment is created only as `running` (SPEC: "created `running` and moved to ..."), and an
     update is sent only when GitLab's state machine would accept it (C4 answers 400 otherwise).
+    A run whose create gave up (GitLab away for hours) recorded no deployment, though it applied:
+    its final status creates one (or finds the one the create left behind), `running` moved at once.
     """
     if wanted is None:
         return None
     if existing is None:
-        return "create" if wanted == "running" else None
+        return "create" if wanted == "running" or create_gave_up else None
     return "update" if existing != wanted and deployment_accepts(existing, wanted) else None
 
 

@@ -47,9 +47,10 @@ class Claim:
     fell_back: bool = False
     # deployment: {"deployment_id", "status"} of this run's deployment as last sent, if any.
     deployment: dict[str, Any] | None = None
-    # deployment: when the item was written, and the deployment ids our runs of this stack and commit
-    # already hold, so a retried create can tell what its lost attempt left from what others own.
-    created_at: datetime | None = None
+    # deployment: since when a create of this run may have reached GitLab unheard (a retried create, or
+    # one that gave up), and the deployment ids our runs of this stack and commit already hold, so what
+    # a lost attempt left behind can be told from what others own. None: nothing can have been lost.
+    lost_since: datetime | None = None
     owned_deployments: frozenset[int] = frozenset()
     # comment: merge request iid (as text) -> our note id there, from earlier comments of this stack.
     known_notes: dict[str, int] = field(default_factory=dict)
@@ -153,15 +154,15 @@ def _lost_deployment(forge: Forge, claim: Claim) -> int | None:
 
     GitLab's POST has no idempotency key (C4): when its answer is lost (a timeout, a reset, a proxy's
     502 after GitLab committed), creating again leaves the first deployment `running` for ever. One
-    of ours, on this commit and ref, touched since the item was written and not held by another of
-    our runs (a re-run of the same commit), can only be that one.
+    of ours, on this commit and ref, touched since that create was first tried and not held by another
+    of our runs (a re-run of the same commit), can only be that one.
     """
-    if claim.attempts < 2 or claim.created_at is None:
+    if claim.lost_since is None:
         return None
     p = claim.payload
     sha, ref = str(p["sha"]).lower(), str(p["ref"])
     candidates = forge.running_deployments(
-        int(p["project_id"]), environment=str(p["environment"]), updated_after=claim.created_at - ADOPTION_SKEW
+        int(p["project_id"]), environment=str(p["environment"]), updated_after=claim.lost_since - ADOPTION_SKEW
     )
     for deployment in candidates:
         if (deployment.ours and deployment.sha.lower() == sha and deployment.ref == ref
@@ -174,25 +175,32 @@ def _deployment(forge: Forge, claim: Claim) -> Outcome:
     p = claim.payload
     project_id, wanted = int(p["project_id"]), str(p["status"])
     existing = claim.deployment
-    step = deployment_step(existing["status"] if existing else None, wanted)
+    gave_up = wanted != "running" and claim.lost_since is not None
+    step = deployment_step(existing["status"] if existing else None, wanted, create_gave_up=gave_up)
     if step is None:
         # GitLab would refuse it (C4: running -> running, a repeated final state), or the
         # deployment it would move was never created.
         return Outcome(SKIPPED, error=f"no deployment to move to {wanted}")
-    if step == "create":
-        environment_id = forge.ensure_environment(
-            project_id, name=str(p["environment"]), external_url=str(p["external_url"])
-        )
-        adopted = _lost_deployment(forge, claim)
-        if adopted is not None:
-            return Outcome(SENT, {"deployment_id": adopted, "environment_id": environment_id, "adopted": True})
+    if step == "update":
+        assert existing is not None
+        forge.update_deployment(project_id, int(existing["deployment_id"]), wanted)
+        return Outcome(SENT, {"deployment_id": int(existing["deployment_id"])})
+    environment_id = forge.ensure_environment(
+        project_id, name=str(p["environment"]), external_url=str(p["external_url"])
+    )
+    result: dict[str, Any] = {"environment_id": environment_id}
+    deployment_id = _lost_deployment(forge, claim)
+    if deployment_id is not None:
+        result["adopted"] = True
+    else:
         deployment_id = forge.create_deployment(
-            project_id, environment=str(p["environment"]), sha=str(p["sha"]), ref=str(p["ref"]), status=wanted
+            project_id, environment=str(p["environment"]), sha=str(p["sha"]), ref=str(p["ref"]), status="running"
         )
-        return Outcome(SENT, {"deployment_id": deployment_id, "environment_id": environment_id})
-    assert existing is not None
-    forge.update_deployment(project_id, int(existing["deployment_id"]), wanted)
-    return Outcome(SENT, {"deployment_id": int(existing["deployment_id"])})
+    if wanted != "running":
+        # The final status after a create that gave up. Should this move fail, the retry finds the
+        # deployment made above as the lost one (it is in the window, and recorded nowhere).
+        forge.update_deployment(project_id, deployment_id, wanted)
+    return Outcome(SENT, {"deployment_id": deployment_id, **result})
 
 
 HANDLERS: dict[str, Callable[[Forge, Claim], Outcome]] = {

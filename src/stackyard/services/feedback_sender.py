@@ -173,10 +173,29 @@ def _owned_deployments(session: Session, stack_id: int, commit_sha: str) -> froz
     )
 
 
+def _unheard_create_since(session: Session, chosen: Feedback, run_id: int) -> datetime | None:
+    """When a create of this run's deployment was first tried without GitLab's answer being heard.
+
+    A create retried after a failed attempt, or the run's final update after its create gave up
+    (`MAX_ATTEMPTS`): either may find a deployment that attempt made.
+    """
+    if chosen.payload.get("status") == "running":
+        return chosen.created_at if chosen.attempts > 1 else None
+    gave_up = session.scalar(
+        select(Feedback.created_at)
+        .where(Feedback.channel == chosen.channel, Feedback.kind == DEPLOYMENT, Feedback.run_id == run_id,
+               Feedback.state == FAILED, Feedback.id < chosen.id)
+        .order_by(Feedback.id)
+        .limit(1)
+    )
+    return gave_up
+
+
 def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack) -> Claim:
     run = session.get(Run, chosen.run_id) if chosen.run_id is not None else None
     fell_back = False
     deployment: dict[str, Any] | None = None
+    lost_since: datetime | None = None
     owned: frozenset[int] = frozenset()
     notes: dict[str, int] = {}
     if chosen.kind == STATUS:
@@ -189,8 +208,10 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
         sent = _last_sent(session, chosen.channel, DEPLOYMENT, run_id=run.id)
         if sent is not None and "deployment_id" in (sent.result or {}):
             deployment = {"deployment_id": sent.result["deployment_id"], "status": sent.payload["status"]}
-        elif chosen.attempts > 1:
-            owned = _owned_deployments(session, stack.id, run.commit_sha)
+        else:
+            lost_since = _unheard_create_since(session, chosen, run.id)
+            if lost_since is not None:
+                owned = _owned_deployments(session, stack.id, run.commit_sha)
     else:
         notes = _known_notes(session, stack.id)
     return Claim(
@@ -199,7 +220,7 @@ def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack)
         stack_id=stack.id, stack_name=stack.name,
         integration_id=stack.integration_id, public_url=platform.settings.public_url,
         fell_back=fell_back, deployment=deployment, known_notes=notes,
-        created_at=chosen.created_at, owned_deployments=owned,
+        lost_since=lost_since, owned_deployments=owned,
     )
 
 

@@ -8,6 +8,7 @@ import gitlab
 import pytest
 
 from stackyard.bootstrap import Platform
+from stackyard.services.feedback_sender import MAX_ATTEMPTS
 from support.feedback_world import (
     PROJECT,
     SUMMARY_ONE_ADD,
@@ -15,9 +16,11 @@ from support.feedback_world import (
     advance,
     gitlab_world,
     items_of,
+    make_due,
     settle,
     start_run,
 )
+from support.queue import drain
 
 
 @pytest.fixture
@@ -136,3 +139,39 @@ def test_a_retried_create_adopts_no_deployment_another_run_or_person_holds(world
     assert deployment_results(platform, first) == [
         ("running", "sent", {"deployment_id": held["id"], "environment_id": held["environment"]["id"]}),
     ]
+
+
+def test_a_create_that_gave_up_is_found_and_finished_by_the_runs_final_update(
+    world: World, platform: Platform
+) -> None:
+    # GitLab creates the deployment but the answer is lost, then stays unreachable until the create gives up.
+    world.double.faults.fail_next(status=502, path_contains="/deployments", method="POST", after_applying=True)
+    world.double.faults.fail_next(count=10_000, status=502, path_contains="/deployments", method="GET")
+    run_id = tracked_run(world, platform, "finished", **SUMMARY_ONE_ADD)
+    for _ in range(MAX_ATTEMPTS + 5):
+        if deployment_results(platform, run_id)[0][1] == "failed":
+            break
+        drain(platform)
+        make_due(platform)
+        platform.tasks.send_feedback()
+    world.double.faults.clear()  # GitLab is back
+    settle(platform)
+    [deployment] = world.double.deployments(PROJECT)
+    assert (deployment["status"], deployment["ref"]) == ("success", "main")
+    [(running, gave_up, _), (success, sent, result)] = deployment_results(platform, run_id)
+    assert (running, gave_up, success, sent) == ("running", "failed", "success", "sent")
+    assert result == {"deployment_id": deployment["id"], "environment_id": deployment["environment"]["id"],
+                      "adopted": True}
+
+
+def test_a_create_that_gave_up_having_made_nothing_is_made_by_the_final_update(
+    world: World, platform: Platform
+) -> None:
+    world.double.faults.fail_next(count=MAX_ATTEMPTS, status=503, path_contains="/deployments", method="POST")
+    run_id = tracked_run(world, platform, "failed", **SUMMARY_ONE_ADD)
+    settle(platform)
+    [deployment] = world.double.deployments(PROJECT)
+    assert deployment["status"] == "failed"
+    assert deployment_requests(world)[-2:] == [("POST", "running", 201), ("PUT", "failed", 200)]
+    [(_, gave_up, _), (_, sent, result)] = deployment_results(platform, run_id)
+    assert (gave_up, sent, "adopted" in result) == ("failed", "sent", False)
