@@ -116,9 +116,9 @@ def integration_update(
     show(call("PATCH", f"/api/v1/integrations/{name}", body=body))
 
 
-@integration_app.command("list")
+@integration_app.command("list", help="Every linked GitLab server, newest first.")
 def integration_list() -> None:
-    show(call("GET", "/api/v1/integrations"))
+    show(call("GET", "/api/v1/integrations", params={"limit": 500})["items"])
 
 
 @integration_app.command("show")
@@ -127,7 +127,7 @@ def integration_show(name: str) -> None:
     show(call("GET", f"/api/v1/integrations/{name}"))
 
 
-@integration_app.command("delete")
+@integration_app.command("delete", help="Unlink a GitLab server (refused while stacks or modules use it).")
 def integration_delete(name: str) -> None:
     call("DELETE", f"/api/v1/integrations/{name}")
     typer.echo(f"deleted integration {name}")
@@ -190,7 +190,7 @@ def integration_hooks(
         raise typer.Exit(1)
 
 
-@stack_app.command("create")
+@stack_app.command("create", help="A stack; installs the project's webhook unless --no-install-webhook.")
 def stack_create(
     name: Annotated[str, typer.Option()],
     integration: Annotated[str, typer.Option()],
@@ -227,12 +227,12 @@ def stack_create(
     }))
 
 
-@stack_app.command("list")
-def stack_list() -> None:
-    show(call("GET", "/api/v1/stacks"))
+@stack_app.command("list", help="Stacks, newest first.")
+def stack_list(limit: Annotated[int, typer.Option(min=1, max=500)] = 100) -> None:
+    show(call("GET", "/api/v1/stacks", params={"limit": limit})["items"])
 
 
-@stack_app.command("show")
+@stack_app.command("show", help="A stack's settings (secret names, never their values).")
 def stack_show(name: str) -> None:
     show(call("GET", f"/api/v1/stacks/{name}"))
 
@@ -265,12 +265,12 @@ def stack_set(
     show(call("PATCH", f"/api/v1/stacks/{name}", body=body))
 
 
-@stack_app.command("delete")
+@stack_app.command("delete", help="Delete a stack and its runs (the project's webhook stays).")
 def stack_delete(name: str) -> None:
     call("DELETE", f"/api/v1/stacks/{name}")
     typer.echo(f"deleted stack {name}")
 
 
-@delivery_app.command("list")
-def delivery_list(limit: int = 20) -> None:
-    show(call("GET", "/api/v1/deliveries", params={"limit": limit}))
+@delivery_app.command("list", help="Webhook deliveries, newest first: event, outcome, runs created.")
+def delivery_list(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+    show(call("GET", "/api/v1/deliveries", params={"limit": limit})["items"])

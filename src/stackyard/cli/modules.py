@@ -43,7 +43,7 @@ def module_create(
     show(call("POST", "/api/v1/modules", body=body))
 
 
-@module_app.command("list")
+@module_app.command("list", help="Modules, newest first.")
 def module_list() -> None:
     show(call("GET", "/api/v1/modules")["items"])
 
@@ -73,7 +73,7 @@ def module_yank(name: str, version: str) -> None:
     show(call("POST", f"/api/v1/modules/{name}/versions/{version}/yank"))
 
 
-@module_app.command("unyank")
+@module_app.command("unyank", help="Offer a yanked version again.")
 def module_unyank(name: str, version: str) -> None:
     show(call("POST", f"/api/v1/modules/{name}/versions/{version}/unyank"))
 

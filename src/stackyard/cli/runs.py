@@ -29,7 +29,7 @@ def run_list(
     show(call("GET", path, params={"limit": limit})["items"])
 
 
-@run_app.command("show")
+@run_app.command("show", help="A run: state, commit, plan summary.")
 def run_show(run_id: int) -> None:
     show(call("GET", f"/api/v1/runs/{run_id}"))
 
@@ -59,7 +59,7 @@ def run_logs(
             time.sleep(_FOLLOW_EVERY)
 
 
-@run_app.command("trigger")
+@run_app.command("trigger", help="Start a run of a stack by hand.")
 def run_trigger(
     stack: str,
     run_type: Annotated[str, typer.Option("--type", help="tracked (plan, then apply) or proposed (plan only).")]

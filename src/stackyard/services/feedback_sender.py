@@ -177,18 +177,18 @@ def _unheard_create_since(session: Session, chosen: Feedback, run_id: int) -> da
     """When a create of this run's deployment was first tried without GitLab's answer being heard.
 
     A create retried after a failed attempt, or the run's final update after its create gave up
-    (`MAX_ATTEMPTS`): either may find a deployment that attempt made.
+    (`MAX_ATTEMPTS`; or was refused, and then the final update asks once more): either may find a
+    deployment that attempt made.
     """
     if chosen.payload.get("status") == "running":
         return chosen.created_at if chosen.attempts > 1 else None
-    gave_up = session.scalar(
+    return session.scalar(
         select(Feedback.created_at)
         .where(Feedback.channel == chosen.channel, Feedback.kind == DEPLOYMENT, Feedback.run_id == run_id,
                Feedback.state == FAILED, Feedback.id < chosen.id)
         .order_by(Feedback.id)
         .limit(1)
     )
-    return gave_up
 
 
 def _claim(session: Session, platform: Platform, chosen: Feedback, stack: Stack) -> Claim:

@@ -35,9 +35,10 @@ def stack_feedback_list(
     name: str, session: SessionDep, commit: str | None = None, limit: LimitParam = 100, cursor: str | None = None
 ) -> dict[str, Any]:
     """Also the updates no run owns: a `report_untouched` status has `"run": null`."""
-    if commit is not None and not _COMMIT.fullmatch(commit.lower()):
+    commit = commit.lower() if commit is not None else None
+    if commit is not None and not _COMMIT.fullmatch(commit):
         raise Invalid("commit must be a commit SHA, full or abbreviated (4 to 64 hex digits)")
     stack = get_stack(session, name)
-    query = stack_feedback(stack.id, commit=commit.lower() if commit else None)
+    query = stack_feedback(stack.id, commit=commit)
     rows, next_cursor = newest_first(session, query, Feedback.id, limit=limit, cursor=cursor)
     return {"items": [describe_item(row) for row in rows], "next": next_cursor}
