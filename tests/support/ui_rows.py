@@ -1,4 +1,4 @@
-"""Rows for page tests: integrations, stacks, modules, runs and log lines, written straight to the database.
+"""Rows for page tests (integrations, stacks, modules, runs, log lines, GitLab updates), written to the database.
 
 Pages only read these tables, so building them directly keeps page tests free of GitLab; actions
 still go through the real services.
@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 
 from stackyard.bootstrap import Platform, create_app
 from stackyard.services.integrations import create_integration
-from stackyard.storage.tables import Delivery, DeliveryRun, Run, RunLogLine, Stack
+from stackyard.storage.tables import Delivery, DeliveryRun, Feedback, Run, RunLogLine, Stack
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -80,6 +81,14 @@ def add_log_lines(platform: Platform, run_id: int, lines: list[str], *, stream: 
         session.add_all(
             RunLogLine(run_id=run_id, seq=last + i, stream=stream, line=line) for i, line in enumerate(lines, 1)
         )
+
+
+def add_feedback(platform: Platform, run_id: int, kind: str, payload: dict[str, Any], **fields: Any) -> None:
+    """An outbox item of the run, as the services write it; `fields` set its state, attempts, result."""
+    with platform.sessions.begin() as session:
+        run = session.get_one(Run, run_id)
+        session.add(Feedback(stack_id=run.stack_id, run_id=run_id, kind=kind, channel=f"{kind}:{run.stack_id}:x:main",
+                             payload=payload, **fields))
 
 
 def add_delivery(platform: Platform, *, integration_id: int, event: str, outcome: str, run_ids: list[int]) -> int:

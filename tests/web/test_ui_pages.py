@@ -7,9 +7,10 @@ from fastapi.testclient import TestClient
 
 from stackyard.bootstrap import Platform
 from stackyard.services.integrations import get_integration
-from stackyard.storage.tables import Integration, ManagedHook
+from stackyard.storage.tables import Integration, ManagedHook, utcnow
 from support.ui_rows import (
     add_delivery,
+    add_feedback,
     add_integration,
     add_log_lines,
     add_run,
@@ -114,6 +115,30 @@ def test_run_page_renders_the_log_summary_and_plan(admin_page: TestClient, platf
     assert "+ aws_s3_bucket.logs" in page.text
     assert '<script src="/static/run-log.js" defer></script>' in page.text
     assert "waits for a person to confirm" in page.text
+
+
+def test_run_page_says_what_gitlab_was_told_and_what_is_still_waiting(
+    admin_page: TestClient, platform: Platform, prod: int
+) -> None:
+    quiet = add_run(platform, stack_id=prod, state="queued", sha="b" * 40)
+    assert "Nothing for GitLab yet." in admin_page.get(f"/runs/{quiet}").text
+    run_id = add_run(platform, stack_id=prod, state="applying", summary=(1, 0, 0))
+    add_feedback(platform, run_id, "status", {"name": "stackyard/prod", "state": "running", "description": "applying"},
+                 state="sent", sent_at=utcnow())
+    add_feedback(platform, run_id, "comment", {"state": "applying"}, state="sent", sent_at=utcnow(),
+                 result={"notes": {"7": 99}})
+    add_feedback(platform, run_id, "deployment", {"environment": "stackyard/prod", "status": "running"},
+                 state="pending", attempts=3, last_error="GitLab answered 502: <b>Bad Gateway</b>")
+    page = admin_page.get(f"/runs/{run_id}")
+    assert page.status_code == 200
+    rows = page.text.split('id="gitlab-updates"')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 3
+    status, comment, deployment = rows
+    assert "<code>stackyard/prod</code>: running" in status and "tone-ok" in status and "(applying)" in status
+    assert "Merge request comment on !7: applying" in comment
+    assert "Deployment on <code>stackyard/prod</code>: running" in deployment
+    assert "tone-wait" in deployment and "after 3 attempts" in deployment and "next try" in deployment
+    assert "502: &lt;b&gt;Bad Gateway&lt;/b&gt;" in deployment
 
 
 def test_a_finished_run_page_loads_no_script(admin_page: TestClient, platform: Platform, prod: int) -> None:

@@ -1,4 +1,4 @@
-"""What the pages read: runs with their stack, a stack's latest run, a run's log tail.
+"""What the pages read: runs with their stack, a stack's latest run, a run's log tail and its GitLab updates.
 
 Read-only helpers for templates; every write goes through stackyard.services.
 """
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stackyard.services.run_log import log_lines
-from stackyard.storage.tables import Integration, Run, RunLogLine, Stack
+from stackyard.storage.tables import Feedback, Integration, Run, RunLogLine, Stack
 from stackyard.web.api.pagination import newest_first
 
 # A page shows at most this many log lines; the full text stays one link away.
@@ -81,3 +81,8 @@ def project_url(integration: Integration | None, stack: Stack) -> str | None:
     if integration is None or not stack.repository or stack.repository.isdigit():
         return None
     return f"{integration.api_url}/{stack.repository}"
+
+
+def run_feedback(session: Session, run_id: int) -> list[Feedback]:
+    """Oldest first, the order they are sent in: the page reads as what GitLab was told, step by step."""
+    return list(session.scalars(select(Feedback).where(Feedback.run_id == run_id).order_by(Feedback.id)))

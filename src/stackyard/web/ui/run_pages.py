@@ -1,4 +1,4 @@
-"""The run page: state, summary, plan, the log (followed live by static/run-log.js) and actions."""
+"""The run page: state, summary, plan, what GitLab was told, the log (followed live by static/run-log.js), actions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from stackyard.core.runs import TERMINAL, RunState, RunType
 from stackyard.storage.tables import Integration, Run, Stack
 from stackyard.web.deps import PlatformDep
-from stackyard.web.ui.queries import log_tail, parse_id, project_url
+from stackyard.web.ui.queries import log_tail, parse_id, project_url, run_feedback
 from stackyard.web.ui.templating import not_found, render
 from stackyard.web.ui.viewer import SignedIn, Viewer
 
@@ -48,5 +48,6 @@ def run_response(request: Request, platform: PlatformDep, viewer: Viewer, run_id
             request, "run.html", viewer=viewer, status_code=status_code, error=error,
             run=run, stack=stack, project_url=project_url(integration, stack),
             log=log_tail(session, run.id), done=RunState(run.state) in TERMINAL,
+            feedback=run_feedback(session, run.id),
             actions=run_actions(run) if viewer.is_admin else [],
         )

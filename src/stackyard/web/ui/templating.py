@@ -32,6 +32,8 @@ STATE_TONES = {
     "queued": "wait", "preparing": "busy", "planning": "busy", "unconfirmed": "attention",
     "confirmed": "busy", "applying": "busy", "finished": "ok", "failed": "bad",
     "canceled": "off", "discarded": "off",
+    # GitLab updates (the feedback outbox); "failed" is shared with runs.
+    "pending": "wait", "sending": "busy", "sent": "ok", "skipped": "off",
 }
 
 
