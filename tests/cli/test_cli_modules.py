@@ -46,6 +46,12 @@ def test_module_commands(cli: CliRunner, client: TestClient, admin: dict[str, st
     assert (json.loads(tested.output)["commit_sha"], json.loads(tested.output)["type"]) == (sha, "test")
     drain(platform)
 
+    sent = json.loads(cli.invoke(app, ["module", "feedback", "dns", "--commit", sha[:10]]).output)
+    newest = sent[0]
+    assert (newest["kind"], newest["update"]["state"], newest["update"]["description"]) == (
+        "status", "success", "v0.3.0 published")
+    assert {i["commit"] for i in sent} == {sha}
+    assert "error 404" in cli.invoke(app, ["stack", "feedback", "dns"]).output  # a module is not a stack
     listed = cli.invoke(app, ["module", "versions", "dns"])
     assert [(v["version"], v["commit_sha"], v["state"]) for v in json.loads(listed.output)] == [
         ("0.3.0", sha, "published")]

@@ -244,10 +244,14 @@ def stack_feedback(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
 ) -> None:
     """What Stackyard sent GitLab for this stack (statuses, comments, deployments) and whether it got there."""
+    show_feedback(f"/api/v1/stacks/{name}/feedback", commit=commit, limit=limit)
+
+
+def show_feedback(path: str, *, commit: str | None, limit: int) -> None:
     params: dict[str, Any] = {"limit": limit}
     if commit:
         params["commit"] = commit
-    show(call("GET", f"/api/v1/stacks/{name}/feedback", params=params)["items"])
+    show(call("GET", path, params=params)["items"])
 
 
 @stack_app.command("set")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stackyard.cli.client import call, parse_pairs, show
+from stackyard.cli.client import call, parse_pairs, show, show_feedback
 
 module_app = typer.Typer(
     help="Modules: a folder of a repository published to Stackyard's module registry from semver tags.",
@@ -71,6 +71,16 @@ def module_versions(name: str, limit: Annotated[int, typer.Option(min=1, max=500
 def module_yank(name: str, version: str) -> None:
     """Hide a version from the registry (it stays listed here, as yanked)."""
     show(call("POST", f"/api/v1/modules/{name}/versions/{version}/yank"))
+
+
+@module_app.command("feedback")
+def module_feedback(
+    name: str,
+    commit: Annotated[str | None, typer.Option(help="Only this commit (full or abbreviated SHA).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+) -> None:
+    """The commit statuses Stackyard sent GitLab for this module's test runs, and whether they got there."""
+    show_feedback(f"/api/v1/modules/{name}/feedback", commit=commit, limit=limit)
 
 
 @module_app.command("unyank", help="Offer a yanked version again.")

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from sqlalchemy.orm import Session
 
 from stackyard.core.errors import Invalid, NotFound
 from stackyard.services.feedback import describe_feedback, describe_item, stack_feedback
@@ -35,10 +36,23 @@ def stack_feedback_list(
     name: str, session: SessionDep, commit: str | None = None, limit: LimitParam = 100, cursor: str | None = None
 ) -> dict[str, Any]:
     """Also the updates no run owns: a `report_untouched` status has `"run": null`."""
+    return _feedback_of(session, name, "stack", commit=commit, limit=limit, cursor=cursor)
+
+
+@router.get("/modules/{name}/feedback")
+def module_feedback_list(
+    name: str, session: SessionDep, commit: str | None = None, limit: LimitParam = 100, cursor: str | None = None
+) -> dict[str, Any]:
+    return _feedback_of(session, name, "module", commit=commit, limit=limit, cursor=cursor)
+
+
+def _feedback_of(
+    session: Session, name: str, kind: str, *, commit: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
     commit = commit.lower() if commit is not None else None
     if commit is not None and not _COMMIT.fullmatch(commit):
         raise Invalid("commit must be a commit SHA, full or abbreviated (4 to 64 hex digits)")
-    stack = get_stack(session, name)
-    query = stack_feedback(stack.id, commit=commit)
+    owner = get_stack(session, name, kind=kind)
+    query = stack_feedback(owner.id, commit=commit)
     rows, next_cursor = newest_first(session, query, Feedback.id, limit=limit, cursor=cursor)
     return {"items": [describe_item(row) for row in rows], "next": next_cursor}
