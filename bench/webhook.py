@@ -1,6 +1,6 @@
 """Webhook acknowledgement throughput and latency, beside a bare Starlette endpoint, in one run.
 
-Usage: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--concurrency 16 64]
+Usage: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--concurrency 16 64] [--baseline SRC]
 
 Starts `stackyard serve --no-worker` (embedded SQLite defaults, synchronous=FULL, in a temp dir) and a bare
 Starlette app that only reads the body, each one uvicorn process on loopback, and drives both with `wrk`
@@ -12,6 +12,10 @@ A shared machine makes single measurements jump by 20%: the two servers take tur
 rounds, and the summary gives the median of each figure and the ratio of the median rates. CPU per
 delivery is also given as a multiple of the bare endpoint's CPU per request, which carries over between
 machines of different speeds better than milliseconds do.
+
+`--baseline SRC` also runs Stackyard from another source tree (say `git worktree add /tmp/base main` and
+`--baseline /tmp/base/src`) as a third server in the same rounds, with its own database: an A/B of two
+versions of the hot path that this host's drift between rounds does not swamp.
 """
 
 from __future__ import annotations
@@ -187,72 +191,106 @@ def stored(data: Path) -> tuple[int, int]:
     return int(deliveries), int(messages)
 
 
+def start_stackyard(
+    bin_dir: Path, data: Path, *, source: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str, str]:
+    """`stackyard serve --no-worker` on a fresh data dir, with one integration: (process, webhook URL, its secret).
+
+    `source` runs the code of another checkout's `src` (on PYTHONPATH, ahead of this one's editable install).
+    """
+    env = {**os.environ, "STACKYARD_DATA_DIR": str(data), "STACKYARD_LOG_LEVEL": "WARNING"}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+    token = subprocess.run([str(bin_dir / "stackyard"), "token", "create", "--name", "bench"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    port = free_port()
+    process = subprocess.Popen(pinned(0, [str(bin_dir / "stackyard"), "serve", "--no-worker", "--port", str(port)]),
+                               env=env, stdout=subprocess.DEVNULL)
+    wait_up(f"http://127.0.0.1:{port}/healthz")
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/integrations", method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        data=json.dumps({"kind": "gitlab", "name": "gl", "api_url": "https://gitlab.example.com",
+                         "token": "glpat-bench"}).encode())
+    with urllib.request.urlopen(request) as answer:
+        secret = json.load(answer)["webhook_secret"]
+    return process, f"http://127.0.0.1:{port}/webhooks/gitlab/gl", secret
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="measurements per server and concurrency, taking turns")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--baseline", type=Path, help="another checkout's src directory, measured in the same rounds")
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "stackyard" / "__init__.py").is_file():
+        sys.exit(f"--baseline {args.baseline}: no stackyard package there (give the checkout's src directory)")
     wrk = find_wrk()
-    data = Path(tempfile.mkdtemp(prefix="stackyard-bench-"))
-    env = {**os.environ, "STACKYARD_DATA_DIR": str(data), "STACKYARD_LOG_LEVEL": "WARNING"}
+    root = Path(tempfile.mkdtemp(prefix="stackyard-bench-"))
     bin_dir = Path(sys.executable).parent
-    token = subprocess.run([str(bin_dir / "stackyard"), "token", "create", "--name", "bench"], env=env, check=True,
-                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    sy_port, bare_port = free_port(), free_port()
-    (data / "bare_app.py").write_text(BARE_APP)
-    (data / "bench.lua").write_text(WRK_SCRIPT)
-    sy = subprocess.Popen(pinned(0, [str(bin_dir / "stackyard"), "serve", "--no-worker", "--port", str(sy_port)]),
-                          env=env, stdout=subprocess.DEVNULL)
-    bare = subprocess.Popen(pinned(0, [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
-                                       "--log-level", "warning", "--no-access-log"]),
-                            cwd=data, stdout=subprocess.DEVNULL)
+    bare_port = free_port()
+    (root / "bare_app.py").write_text(BARE_APP)
+    (root / "bench.lua").write_text(WRK_SCRIPT)
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_up(f"http://127.0.0.1:{sy_port}/healthz")
+        bare = subprocess.Popen(pinned(0, [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
+                                           "--log-level", "warning", "--no-access-log"]),
+                                cwd=root, stdout=subprocess.DEVNULL)
+        processes.append(bare)
         wait_up(f"http://127.0.0.1:{bare_port}/hook")
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{sy_port}/api/v1/integrations", method="POST",
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            data=json.dumps({"kind": "gitlab", "name": "gl", "api_url": "https://gitlab.example.com",
-                             "token": "glpat-bench"}).encode())
-        with urllib.request.urlopen(request) as answer:
-            secret = json.load(answer)["webhook_secret"]
-        wrk_env = {**os.environ, "BENCH_BODY": str(FIXTURE), "BENCH_TOKEN": secret,
-                   "BENCH_SCRIPT": str(data / "bench.lua")}
-        targets = (("bare", f"http://127.0.0.1:{bare_port}/hook", bare.pid),
-                   ("stackyard", f"http://127.0.0.1:{sy_port}/webhooks/gitlab/gl", sy.pid))
+        # name -> (webhook URL, pid, data dir, X-Gitlab-Token); the bare endpoint ignores the token.
+        targets: dict[str, tuple[str, int, Path | None, str]] = {"bare": (f"http://127.0.0.1:{bare_port}/hook",
+                                                                          bare.pid, None, "")}
+        servers = {"stackyard": None} if args.baseline is None else {"stackyard": None, "baseline": args.baseline}
+        for name, source in servers.items():
+            data = root / name
+            data.mkdir()
+            process, url, secret = start_stackyard(bin_dir, data, source=source)
+            processes.append(process)
+            targets[name] = (url, process.pid, data, secret)
+        wrk_env = {**os.environ, "BENCH_BODY": str(FIXTURE), "BENCH_SCRIPT": str(root / "bench.lua")}
         print(f"payload {FIXTURE.name} ({FIXTURE.stat().st_size} bytes), {args.duration} s per measurement, "
               f"wrk and one uvicorn process per server on one {os.cpu_count()}-core machine")
-        for name, url, _pid in targets:  # warm-up: imports, caches, SQLite pages
-            run_wrk(wrk, url, concurrency=16, duration=2, env={**wrk_env, "BENCH_RUN": "warm-" + name})
+        for name, (url, _pid, _data, secret) in targets.items():  # warm-up: imports, caches, SQLite pages
+            run_wrk(wrk, url, concurrency=16, duration=2,
+                    env={**wrk_env, "BENCH_TOKEN": secret, "BENCH_RUN": "warm-" + name})
         for concurrency in args.concurrency:
-            results: dict[str, list[Result]] = {"bare": [], "stackyard": []}
+            results: dict[str, list[Result]] = {name: [] for name in targets}
             for _round in range(args.rounds):
-                for name, url, pid in targets:
-                    run_env = {**wrk_env, "BENCH_RUN": uuid.uuid4().hex[:8]}
-                    deliveries_before, messages_before = stored(data)
+                for name, (url, pid, data_dir, secret) in targets.items():
+                    run_env = {**wrk_env, "BENCH_TOKEN": secret, "BENCH_RUN": uuid.uuid4().hex[:8]}
+                    before = stored(data_dir) if data_dir else (0, 0)
                     result = measure(wrk, url, pid, concurrency=concurrency, duration=args.duration, env=run_env)
                     results[name].append(result)
                     show(name, concurrency, result)
-                    if name == "stackyard":
-                        deliveries, messages = stored(data)
-                        new, batches = deliveries - deliveries_before, messages - messages_before
+                    if data_dir:
+                        deliveries, messages = stored(data_dir)
+                        new, batches = deliveries - before[0], messages - before[1]
                         print(f"{'':10} stored {new} deliveries ({result.requests} answers counted by wrk) "
                               f"in {batches} queue messages ({new / max(batches, 1):.1f} deliveries per batch)")
             medians = {name: median_of(rounds) for name, rounds in results.items()}
             for name, result in medians.items():
                 show(f"{name} (median)", concurrency, result)
-            print(f"ratio stackyard/bare at c={concurrency}: {medians['stackyard'].rate / medians['bare'].rate:.2f}x "
-                  f"(median of {args.rounds} rounds)")
-            # Milliseconds depend on the machine; the multiple of what the bare endpoint costs on it does less.
-            sy_cpu, bare_cpu = medians["stackyard"].cpu_ms, medians["bare"].cpu_ms
-            print(f"CPU per delivery at c={concurrency}: {sy_cpu:.3f} ms, {sy_cpu / bare_cpu:.1f}x the bare "
-                  f"endpoint's {bare_cpu:.3f} ms per request", flush=True)
+            for name in servers:
+                print(f"ratio {name}/bare at c={concurrency}: {medians[name].rate / medians['bare'].rate:.2f}x "
+                      f"(median of {args.rounds} rounds)")
+                # Milliseconds depend on the machine; the multiple of what the bare endpoint costs on it does less.
+                sy_cpu, bare_cpu = medians[name].cpu_ms, medians["bare"].cpu_ms
+                print(f"CPU per delivery of {name} at c={concurrency}: {sy_cpu:.3f} ms, {sy_cpu / bare_cpu:.1f}x "
+                      f"the bare endpoint's {bare_cpu:.3f} ms per request", flush=True)
+            if args.baseline is not None:
+                wins = sum(new.cpu_ms < old.cpu_ms for new, old in zip(results["stackyard"], results["baseline"],
+                                                                        strict=True))
+                print(f"stackyard against baseline at c={concurrency}: CPU per delivery "
+                      f"{medians['stackyard'].cpu_ms / medians['baseline'].cpu_ms - 1:+.0%}, lower in {wins} of "
+                      f"{args.rounds} rounds; rate {medians['stackyard'].rate / medians['baseline'].rate - 1:+.0%}",
+                      flush=True)
     finally:
-        for process in (sy, bare):
+        for process in processes:
             process.terminate()
             process.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

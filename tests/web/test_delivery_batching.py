@@ -82,3 +82,34 @@ def test_a_failing_store_fails_every_request_of_its_batch() -> None:
     batcher.close()
     assert all(isinstance(r, ConnectionError) for r in results)
     assert handed == []
+
+
+def test_a_request_that_goes_away_still_has_its_delivery_kept_and_the_writer_goes_on(platform: Platform) -> None:
+    """A cancelled request (GitLab hung up) must not stall the batch or lose the delivery; a later loop still works."""
+    from stackyard.web.delivery_batcher import DeliveryBatcher
+
+    gl = create_integration(platform, name="gl", kind="gitlab", api_url="https://gitlab.example.com", token="t")
+    store = DeliveryStore(platform)
+    batcher = DeliveryBatcher(store.store, store.hand_over)
+
+    async def first() -> list[object]:
+        gone = asyncio.ensure_future(batcher.submit(incoming(gl.id, "gone")))
+        stays = asyncio.ensure_future(batcher.submit(incoming(gl.id, "stays")))
+        await asyncio.sleep(0)  # both are handed over; now the client of the first one disconnects
+        gone.cancel()
+        return await asyncio.gather(gone, stays, return_exceptions=True)
+
+    async def second() -> object:
+        return await batcher.submit(incoming(gl.id, "next loop"))
+
+    try:
+        gone, stays = asyncio.run(first())
+        later = asyncio.run(second())  # a new event loop, as a restarted test client would have
+    finally:
+        batcher.close()
+        store.close()
+    assert isinstance(gone, asyncio.CancelledError)
+    assert stays.new and later.new  # type: ignore[attr-defined]
+    with platform.sessions() as session:
+        keys = list(session.scalars(select(Delivery.idempotency_key).order_by(Delivery.id)))
+    assert keys == ["gone", "stays", "next loop"]

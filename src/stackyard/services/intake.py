@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 from sqlalchemy import PoolProxiedConnection
@@ -33,17 +33,19 @@ KEY_CHUNK = 500
 MAX_BATCH = 512
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """A delivery whose token (and signature) has been checked and whose body is a JSON object."""
+class Incoming(NamedTuple):
+    """A delivery whose token (and signature) has been checked and whose body is a JSON object.
+
+    NamedTuples rather than frozen dataclasses: one of each per webhook, and a frozen dataclass costs
+    a microsecond more to build.
+    """
 
     integration_id: int
     headers: dict[str, str]
     body: bytes
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(NamedTuple):
     delivery_id: int
     new: bool
 

@@ -58,6 +58,11 @@ class Judgement:
     unverifiable_signature: bool = False
 
 
+# The common verdicts, made once: this runs for every delivery.
+_ACCEPTED = Judgement(None)
+_BAD_TOKEN = Judgement(Refusal.TOKEN)
+
+
 def judge(
     entry: Entry, headers: Mapping[str, str], body: bytes, *, now: float, tolerance: int
 ) -> Judgement:
@@ -69,7 +74,7 @@ def judge(
     """
     token = headers.get("x-gitlab-token")
     if not token:
-        return Judgement(Refusal.TOKEN)
+        return _BAD_TOKEN
     candidate = token.encode("utf-8", "replace")
     keys: list[bytes] = []
     matched = False
@@ -79,16 +84,16 @@ def judge(
             matched = True
             keys.extend(credential.signing_keys)
     if not matched:
-        return Judgement(Refusal.TOKEN)
+        return _BAD_TOKEN
     signed = signatures.signed_headers(headers)
     if signed is None:
         # GitLab before 19.0, or the webhook_signing_token flag off, never signs (A4).
-        return Judgement(None)
+        return _ACCEPTED
     if not keys:
         return Judgement(None, unverifiable_signature=True)
     verdict = signatures.verify(keys, signed, body, now=now, tolerance=tolerance)
     if verdict is signatures.Verdict.VALID:
-        return Judgement(None)
+        return _ACCEPTED
     refusal = {
         signatures.Verdict.MALFORMED: Refusal.MALFORMED,
         signatures.Verdict.STALE: Refusal.STALE,
@@ -134,8 +139,7 @@ class WebhookSecrets:
 
     def cached(self, name: str) -> Entry | None:
         """The cached entry while it is fresh, else None (then `load` it)."""
-        with self._lock:
-            entry = self._entries.get(name)
+        entry = self._entries.get(name)  # one dict read: atomic, no lock needed
         if entry is None or time.monotonic() - entry.loaded_at > TTL_SECONDS:
             return None
         return entry

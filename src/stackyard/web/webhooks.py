@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stackyard.logs import get_logger
 from stackyard.services.intake import Incoming
-from stackyard.web.webhook_secrets import Entry, Refusal, WebhookSecrets, judge
+from stackyard.web.webhook_secrets import Refusal, WebhookSecrets, judge
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
@@ -102,9 +102,6 @@ class WebhookIntake:
             counter.inc()
         self._latency.observe(time.perf_counter() - started)
 
-    async def _entry(self, name: str) -> Entry | None:
-        return self._secrets.cached(name) or await asyncio.to_thread(self._secrets.load, name)
-
     async def _receive(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, object]]:
         """202 new delivery (kept durably), 200 already seen, 401 bad token or signature, 404 unknown integration."""
         name = scope["path"][len(PREFIX) :]
@@ -112,10 +109,11 @@ class WebhookIntake:
             return 404, {"detail": "Not Found"}
         if scope["method"] != "POST":
             return 405, {"detail": "Method Not Allowed: GitLab delivers webhooks with POST"}
-        entry = await self._entry(name)
+        entry = self._secrets.cached(name) or await asyncio.to_thread(self._secrets.load, name)
         if entry is None:
             return 404, {"detail": f"no integration named {name!r}"}
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        # ASGI servers lower-case header names (the spec asks it; Starlette's Headers relies on it too).
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
         declared = headers.get("content-length", "")
         # The answer may come before the body is read (SPEC.md): GitLab never sends over 25 MB (A7).
         if declared.isdigit() and int(declared) > self._limit:
@@ -125,7 +123,7 @@ class WebhookIntake:
         except _TooLarge:
             return 413, {"detail": "body over the size limit"}
         verdict = judge(entry, headers, body, now=time.time(), tolerance=self._tolerance)
-        if verdict.refusal in (Refusal.TOKEN, Refusal.SIGNATURE):
+        if verdict.refusal is Refusal.TOKEN or verdict.refusal is Refusal.SIGNATURE:
             # A secret or signing token set since the cache was filled (a hook just installed) must work at once.
             reloaded = await asyncio.to_thread(self._secrets.load, name)
             if reloaded is None:
