@@ -53,6 +53,11 @@ def channel_for(kind: str, *, stack_id: int, commit_sha: str, ref: str) -> str:
     return f"{kind}:{stack_id}:{commit_sha}:{ref}"
 
 
+def channel_prefix(kind: str, *, stack_id: int, commit_sha: str) -> str:
+    """What every `channel_for` of this kind, stack and commit (full or abbreviated) starts with."""
+    return f"{kind}:{stack_id}:{commit_sha}"
+
+
 def run_summary(run: Run) -> PlanSummary | None:
     if run.summary_add is None or run.summary_change is None or run.summary_destroy is None:
         return None
@@ -278,15 +283,16 @@ def describe_feedback(session: Session, run_id: int) -> list[dict[str, object]]:
 
 
 def stack_feedback(stack_id: int, *, commit: str | None = None) -> Select[Feedback]:
-    """A stack's outbox items, those without a run too (report_untouched), for `GET /api/v1/stacks/{name}/feedback`.
+    """A stack's or module's outbox items, those without a run too (report_untouched).
 
-    `commit` is a full or abbreviated SHA, checked by the caller to be hex: it matches the channel's
-    prefix (`channel_for`), so no JSON query is needed on either database.
+    For `GET /api/v1/stacks/{name}/feedback` and `GET /api/v1/modules/{name}/feedback`. `commit` is a
+    full or abbreviated SHA, checked by the caller to be hex: it matches the channel's prefix
+    (`channel_prefix`), so no JSON query is needed on either database.
     """
     query = select(Feedback).where(Feedback.stack_id == stack_id)
     if commit:
         query = query.where(or_(*(
-            Feedback.channel.startswith(f"{kind}:{stack_id}:{commit}", autoescape=True)
+            Feedback.channel.startswith(channel_prefix(kind, stack_id=stack_id, commit_sha=commit), autoescape=True)
             for kind in (STATUS, DEPLOYMENT, COMMENT)
         )))
     return query

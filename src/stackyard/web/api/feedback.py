@@ -1,4 +1,4 @@
-"""Feedback over the API: every update GitLab should see, and whether it got there, by run or by stack."""
+"""Feedback over the API: every update GitLab should see, and whether it got there, by run, stack or module."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stackyard.storage.tables import Feedback, Run
 from stackyard.web.api.pagination import LimitParam, newest_first
 from stackyard.web.deps import SessionDep
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["feedback"])
 
 # runs.id is a 32-bit integer column: a larger id is simply not found, never a database error.
 RunId = Annotated[int, Path(ge=1, le=2_147_483_647)]
