@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from stackyard.bootstrap import Platform, create_app, create_platform
 from stackyard.services.tokens import create_token
 from stackyard.settings import Settings
 from stackyard.storage.migrate import upgrade
-from support.servers import PostgresServer, postgres_server, redis_server
+from support.servers import PostgresServer, fresh_database, postgres_server, redis_server
 
 DB_BACKEND = os.environ.get("STACKYARD_TEST_DB", "sqlite")
 QUEUE_BACKEND = os.environ.get("STACKYARD_TEST_QUEUE", "sqlite")
@@ -35,15 +34,6 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
-
-
-def fresh_database(pg: PostgresServer) -> str:
-    name = "t_" + uuid.uuid4().hex[:16]
-    engine = create_engine(pg.url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return pg.url_for(name)
 
 
 @pytest.fixture

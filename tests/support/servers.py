@@ -10,9 +10,12 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -120,3 +123,13 @@ def redis_server(root: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def fresh_database(pg: PostgresServer) -> str:
+    """A new, empty database on the server: one per test, so tests never see each other's rows."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    engine = create_engine(pg.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return pg.url_for(name)

@@ -154,9 +154,9 @@ def _plan_then_maybe_apply(
         return
     # From here on a shutdown waits for the apply to end: half an apply cannot be handed back.
     heartbeat.hand_back_allowed = False
-    if _move(platform, job, RunState.PLANNING, RunState.CONFIRMED) and _move(
-        platform, job, RunState.CONFIRMED, RunState.APPLYING
-    ):
+    # One transaction: a `confirmed` run is what a worker applies when a stack is dispatched, so another
+    # worker must never see this one in that state.
+    if _move(platform, job, RunState.PLANNING, RunState.CONFIRMED, RunState.APPLYING):
         _apply_in(platform, job, workspace, writer, masker, cancel)
 
 
@@ -296,7 +296,8 @@ def _claim(platform: Platform, run_id: int) -> Job | None:
         # Serialises claims per stack on PostgreSQL (SQLite's BEGIN IMMEDIATE already does).
         stack = session.scalar(select(Stack).where(Stack.id == run.stack_id).with_for_update())
         assert stack is not None
-        session.refresh(run)
+        # The run's row too: a person cancelling it holds that lock, not the stack's (services/runs.py).
+        session.refresh(run, with_for_update=True)
         if run.state == RunState.QUEUED:
             if run.id not in startable_runs(session, stack.id):
                 return None
@@ -359,20 +360,29 @@ def _earlier_delivery_pending(session: Any, integration_id: int, run: Run) -> bo
 
 
 def _load(session: Any, run_id: int) -> tuple[Run, Stack]:
-    run = session.get(Run, run_id)
+    """The run's row is locked until commit, so two workers cannot both act on the state they read.
+
+    On PostgreSQL two transactions could otherwise both read `confirmed` and both move the run on (the
+    second UPDATE waits for the first and then overwrites it); SQLite's BEGIN IMMEDIATE already serialises.
+    """
+    run = session.get(Run, run_id, with_for_update=True)
     assert run is not None
     stack = session.get(Stack, run.stack_id)
     assert stack is not None
     return run, stack
 
 
-def _move(platform: Platform, job: Job, current: RunState, new: RunState) -> bool:
-    """False when someone else ended the run meanwhile (a cancel, the sweeper): then we stop quietly."""
+def _move(platform: Platform, job: Job, current: RunState, *path: RunState) -> bool:
+    """False when someone else moved the run meanwhile (a cancel, the sweeper): then we stop quietly.
+
+    Every state of `path` is taken in order in one transaction, so nobody sees the ones in between.
+    """
     with unit_of_work(platform) as (session, after):
         run, stack = _load(session, job.run_id)
         if run.state != current:
             return False
-        change_state(session, platform, after, run, stack, new)
+        for new in path:
+            change_state(session, platform, after, run, stack, new)
         return True
 
 
