@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +55,33 @@ class Settings(BaseSettings):
     @property
     def workspace_dir(self) -> Path:
         return self.data_dir / "workspaces"
+
+
+def serving_at(settings: Settings, host: str, port: int) -> Settings:
+    """Without STACKYARD_PUBLIC_URL, webhook URLs and links point where `serve` listens.
+
+    A hook installed at the default port while Stackyard listens on another would deliver nowhere.
+    A wildcard address names no host GitLab could use, so loopback stands in for it.
+    """
+    if "public_url" in settings.model_fields_set:
+        return settings
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    shown = f"[{host}]" if ":" in host else host
+    return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+
+
+def only_this_machine(public_url: str) -> bool:
+    """The public URL is a loopback address: no GitLab but one on this machine can deliver to it."""
+    host = urlparse(public_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -101,7 +101,8 @@ def test_check_token_read_api_only(double: GitLabDouble, base_url: str) -> None:
 
 
 def test_check_token_expiring_soon(double: GitLabDouble, base_url: str) -> None:
-    today = date(2026, 11, 21)
+    # The double refuses a token past its expiry date by the real clock, so "today" must be the real one.
+    today = datetime.now(UTC).date()
     soon = (today + timedelta(days=10)).isoformat()
     double.add_user("soon", token="glpat-soon", scopes=("api",), expires_at=soon)
     check = make_forge(base_url, "glpat-soon", today=today).check_token()
@@ -210,6 +211,37 @@ def test_ensure_hook_removes_duplicates_keeping_the_oldest(
     assert result.hook_id == first.hook_id
     assert result.removed_duplicates == 2
     assert {h["id"] for h in double.hooks(project_id)} == {first.hook_id, other.id}
+
+
+def test_ensure_hook_moves_the_hook_it_installed_to_a_new_url(
+    double: GitLabDouble, forge: GitLabForge, project_id: int, base_url: str
+) -> None:
+    old = forge.ensure_hook(project_id, url="http://old.example/webhooks/gitlab/main", token="s3cret")
+    other = outside_client(base_url).projects.get(project_id, lazy=True).hooks.create({"url": "https://other.example"})
+    moved = forge.ensure_hook(project_id, url=HOOK_URL, token="s3cret", known_id=old.hook_id)
+    assert (moved.hook_id, moved.action) == (old.hook_id, "repaired")
+    assert {h["id"]: h["url"] for h in double.hooks(project_id)} == {old.hook_id: HOOK_URL, other.id: other.url}
+    [hook] = [h for h in double.hooks(project_id) if h["id"] == old.hook_id]
+    assert hook["token_present"] is True
+
+
+def test_ensure_hook_deletes_its_old_hook_when_one_has_the_new_url(
+    double: GitLabDouble, forge: GitLabForge, project_id: int
+) -> None:
+    old = forge.ensure_hook(project_id, url="http://old.example/webhooks/gitlab/main", token="s3cret")
+    new = forge.ensure_hook(project_id, url=HOOK_URL, token="s3cret")
+    result = forge.ensure_hook(project_id, url=HOOK_URL, token="s3cret", known_id=old.hook_id)
+    assert (result.hook_id, result.action, result.removed_duplicates) == (new.hook_id, "unchanged", 1)
+    assert [h["id"] for h in double.hooks(project_id)] == [new.hook_id]
+
+
+def test_remove_hook_takes_the_hook_it_installed_wherever_it_points(
+    double: GitLabDouble, forge: GitLabForge, project_id: int
+) -> None:
+    old = forge.ensure_hook(project_id, url="http://old.example/webhooks/gitlab/main", token="s3cret")
+    forge.ensure_hook(project_id, url=HOOK_URL, token="s3cret")
+    assert forge.remove_hook(project_id, HOOK_URL, known_id=old.hook_id) == 2
+    assert double.hooks(project_id) == []
 
 
 def test_remove_hook(double: GitLabDouble, forge: GitLabForge, project_id: int) -> None:

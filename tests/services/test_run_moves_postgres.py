@@ -57,6 +57,9 @@ def while_another_transaction_sets(platform: Platform, run_id: int, state: str, 
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND wait_event_type = 'Lock'"
                 )) or 0
+                # PostgreSQL keeps one snapshot of pg_stat_activity per transaction: without ending it,
+                # a first look taken before the thread blocked would be all this loop ever saw.
+                watcher.rollback()
             assert waiting == 1, "it never waited for the other transaction"
         held.commit()
     thread.join(timeout=60)

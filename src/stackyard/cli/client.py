@@ -269,9 +269,17 @@ def stack_set(
     show(call("PATCH", f"/api/v1/stacks/{name}", body=body))
 
 
-@stack_app.command("delete", help="Delete a stack and its runs (the project's webhook stays).")
-def stack_delete(name: str) -> None:
-    call("DELETE", f"/api/v1/stacks/{name}")
+@stack_app.command("delete")
+def stack_delete(
+    name: str,
+    force: Annotated[bool, typer.Option("--force", help="Drop updates still on their way to GitLab.")] = False,
+) -> None:
+    """Delete a stack and its ended runs; the project's hook too, if no other stack or module uses it.
+
+    Refused while a run has not ended (cancel or discard it first) or, without --force, while GitLab has
+    not yet been told how runs ended.
+    """
+    call("DELETE", f"/api/v1/stacks/{name}", params={"force": "true"} if force else None)
     typer.echo(f"deleted stack {name}")
 
 

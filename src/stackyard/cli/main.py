@@ -13,6 +13,7 @@ from stackyard.logs import configure_logging
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
+    from stackyard.settings import Settings
 
 app = typer.Typer(
     help="Stackyard: self-hosted GitOps for infrastructure code on GitLab.",
@@ -28,11 +29,11 @@ modules.register(app)
 runs.register(app)
 
 
-def _platform() -> Platform:
+def _platform(settings: Settings | None = None) -> Platform:
     from stackyard.bootstrap import create_platform
     from stackyard.settings import Settings
 
-    settings = Settings()
+    settings = settings or Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     return create_platform(settings)
 
@@ -52,10 +53,11 @@ def serve(
     import uvicorn
 
     from stackyard.bootstrap import create_app
+    from stackyard.settings import Settings, only_this_machine, serving_at
     from stackyard.storage.migrate import upgrade
     from stackyard.worker.consumer import start_embedded, stop_embedded
 
-    platform = _platform()
+    platform = _platform(serving_at(Settings(), host, port))
     upgrade(platform.engine)
     application = create_app(platform)
     if not no_worker:
@@ -71,7 +73,13 @@ def serve(
                 stop_embedded(platform, consumer)
 
         application.router.lifespan_context = lifespan
-    typer.echo(f"Stackyard listening on http://{host}:{port} (public URL {platform.settings.public_url})")
+    public_url = platform.settings.public_url
+    typer.echo(f"Stackyard listening on http://{host}:{port} (public URL {public_url})")
+    if only_this_machine(public_url):
+        typer.echo(
+            f"Webhooks go to {public_url}/webhooks/gitlab/<integration>, which only a GitLab on this machine can "
+            "reach: set STACKYARD_PUBLIC_URL to the address your GitLab reaches Stackyard at."
+        )
     # No uvicorn access log: at this log level its lines were dropped anyway, after their arguments were
     # built for every request (~3 % of the webhook hot path). /metrics counts requests by route and status.
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=30)

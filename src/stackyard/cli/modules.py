@@ -55,9 +55,16 @@ def module_show(name: str) -> None:
 
 
 @module_app.command("delete")
-def module_delete(name: str) -> None:
-    """Its published versions go with it."""
-    call("DELETE", f"/api/v1/modules/{name}")
+def module_delete(
+    name: str,
+    force: Annotated[bool, typer.Option("--force", help="Drop updates still on their way to GitLab.")] = False,
+) -> None:
+    """Its published versions go with it, and the project's hook if nothing else there uses it.
+
+    Refused while a test run has not ended or, without --force, while GitLab has not yet been told how
+    runs ended.
+    """
+    call("DELETE", f"/api/v1/modules/{name}", params={"force": "true"} if force else None)
     typer.echo(f"deleted module {name}")
 
 

@@ -106,10 +106,16 @@ class Forge(Protocol):
     def project(self, ref: int | str) -> ProjectInfo: ...
 
     def ensure_hook(
-        self, project_id: int, *, url: str, token: str | None, signing_token: str | None = None
+        self,
+        project_id: int,
+        *,
+        url: str,
+        token: str | None,
+        signing_token: str | None = None,
+        known_id: int | None = None,
     ) -> HookResult: ...
 
-    def remove_hook(self, project_id: int, url: str) -> int: ...
+    def remove_hook(self, project_id: int, url: str, *, known_id: int | None = None) -> int: ...
 
     def set_commit_status(
         self,

@@ -224,13 +224,19 @@ class GitLabForge:
     # --- hooks ------------------------------------------------------------------------------
 
     def ensure_hook(
-        self, project_id: int, *, url: str, token: str | None, signing_token: str | None = None
+        self,
+        project_id: int,
+        *,
+        url: str,
+        token: str | None,
+        signing_token: str | None = None,
+        known_id: int | None = None,
     ) -> HookResult:
         """Exactly one hook per project points at Stackyard: duplicates would double every delivery."""
         project = self._project(project_id)
         with self._translated(f"list the hooks of project {project_id}"):
             hooks = [h.asdict() for h in project.hooks.list(get_all=True)]
-        plan = plan_hook(hooks, url=url, token=token, signing_token=signing_token)
+        plan = plan_hook(hooks, url=url, token=token, signing_token=signing_token, known_id=known_id)
         if plan.keep_id is None:
             with self._translated(f"create a hook on project {project_id}"):
                 hook = project.hooks.create(
@@ -255,11 +261,12 @@ class GitLabForge:
             if exc.status != 404:  # already gone: the goal is reached
                 raise
 
-    def remove_hook(self, project_id: int, url: str) -> int:
+    def remove_hook(self, project_id: int, url: str, *, known_id: int | None = None) -> int:
+        """Deletes every hook to `url`, and the one Stackyard installed (`known_id`) wherever it points now."""
         project = self._project(project_id)
         with self._translated(f"list the hooks of project {project_id}"):
             hooks = project.hooks.list(get_all=True)
-        ours = [int(h.id) for h in hooks if same_url(str(h.url), url)]
+        ours = [int(h.id) for h in hooks if same_url(str(h.url), url) or int(h.id) == known_id]
         for hook_id in ours:
             self._delete_hook(project, project_id, hook_id)
         return len(ours)

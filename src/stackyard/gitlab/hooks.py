@@ -51,20 +51,27 @@ def plan_hook(
     url: str,
     token: str | None,
     signing_token: str | None = None,
+    known_id: int | None = None,
 ) -> HookPlan:
     """Compare the project's hooks (as GitLab lists them) with the one we want.
 
     Only fields GitLab shows are compared: older versions lack some event flags, and tokens are
     write-only (C5). From 19.0 `token_present` / `signing_token_present` reveal a missing token.
     A push branch filter would silently hide pushes to other branches, so it is cleared (A8).
+    `known_id` is the hook Stackyard installed before: when the public URL has changed since, that
+    hook still points at the old address, and is moved (or, if one already points at the new
+    address, deleted) rather than left delivering beside a second one.
     """
     ours = sorted((h for h in hooks if same_url(str(h.get("url", "")), url)), key=_created_key)
-    if not ours:
+    moved = [h for h in hooks if known_id is not None and int(h["id"]) == known_id and h not in ours]
+    if not ours and not moved:
         return HookPlan(keep_id=None)
-    keep, duplicates = ours[0], ours[1:]
+    keep, duplicates = (ours[0], ours[1:] + moved) if ours else (moved[0], [])
     changes: dict[str, Any] = {
         name: wanted for name, wanted in WANTED_EVENTS.items() if name in keep and keep[name] != wanted
     }
+    if not same_url(str(keep.get("url", "")), url):
+        changes["url"] = url
     strategy = keep.get("branch_filter_strategy")
     if strategy != "all_branches":
         # A blank filter means every branch only under `wildcard` (A8).

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class HookOutcome:
     project_id: int
     project: str
-    state: str  # "created" | "repaired" | "unchanged" | "failed"
+    state: str  # "created" | "repaired" | "unchanged" | "removed" | "failed"
     hook_id: int | None = None
     removed_duplicates: int = 0
     error: str | None = None
@@ -62,10 +62,11 @@ def install_hook(platform: Platform, *, integration_id: int, project_id: int, pr
         secret = platform.box.decrypt(hook.secret_encrypted)
         signing_token = platform.box.decrypt(hook.signing_secret_encrypted)
         path = hook.project_path
+        known_id = hook.hook_id
         forge = forge_for(platform, integration)
     result: HookResult | None = None
     try:
-        result = forge.ensure_hook(project_id, url=url, token=secret, signing_token=signing_token)
+        result = forge.ensure_hook(project_id, url=url, token=secret, signing_token=signing_token, known_id=known_id)
     except ForgeError as exc:
         if isinstance(exc, ForgeAuthError):
             note_token_failure(platform, integration_id)
@@ -86,8 +87,53 @@ def install_hook(platform: Platform, *, integration_id: int, project_id: int, pr
     return outcome
 
 
+def _hook_wanted(session: Session, integration_id: int, project_id: int) -> bool:
+    """Some stack or module on the project still asks for the hook."""
+    return session.scalar(
+        select(Stack.id)
+        .where(Stack.integration_id == integration_id, Stack.project_id == project_id, Stack.install_webhook)
+        .limit(1)
+    ) is not None
+
+
+def release_hook(platform: Platform, *, integration_id: int, project_id: int) -> HookOutcome | None:
+    """Removes Stackyard's hook from a project once no stack or module there wants it (None: still wanted).
+
+    Until GitLab has confirmed the removal the managed hook stays, with its secret: deliveries the hook
+    still sends are acknowledged, and `integration hooks --repair` tries the removal again.
+    """
+    with platform.sessions() as session:
+        hook = _managed(session, integration_id, project_id)
+        if hook is None or _hook_wanted(session, integration_id, project_id):
+            return None
+        integration = session.get(Integration, integration_id)
+        assert integration is not None
+        url = webhook_url(platform, integration.name)
+        known_id, path = hook.hook_id, hook.project_path
+        forge = forge_for(platform, integration)
+    try:
+        forge.remove_hook(project_id, url, known_id=known_id)
+    except ForgeError as exc:
+        if isinstance(exc, ForgeAuthError):
+            note_token_failure(platform, integration_id)
+        error = f"could not remove the hook, no stack or module uses it any more: {exc.message}"
+        with platform.sessions.begin() as session:
+            hook = _managed(session, integration_id, project_id)
+            if hook is not None:
+                hook.state, hook.last_error = "failed", error
+        return HookOutcome(project_id=project_id, project=path, state="failed", hook_id=known_id, error=error)
+    note_token_ok(platform, integration_id)
+    with platform.sessions.begin() as session:
+        hook = _managed(session, integration_id, project_id)
+        # A stack created on the project meanwhile installed the hook again: that row is its own.
+        if hook is not None and not _hook_wanted(session, integration_id, project_id):
+            session.delete(hook)
+    return HookOutcome(project_id=project_id, project=path, state="removed", hook_id=known_id)
+
+
 def repair_hooks(platform: Platform, integration_name: str) -> list[HookOutcome]:
-    """Re-checks every project that has a stack or module using webhooks on this integration."""
+    """Re-checks every project that has a stack or module using webhooks on this integration, and removes
+    the hooks of projects that have none any more."""
     with platform.sessions() as session:
         integration = get_integration(session, integration_name)
         projects = sorted(
@@ -99,10 +145,21 @@ def repair_hooks(platform: Platform, integration_name: str) -> list[HookOutcome]
                 if row.project_id is not None
             }
         )
-    return [
+        wanted = {pid for pid, _ in projects}
+        unwanted = sorted(
+            hook.project_id
+            for hook in session.scalars(select(ManagedHook).where(ManagedHook.integration_id == integration.id))
+            if hook.project_id not in wanted
+        )
+    outcomes = [
         install_hook(platform, integration_id=integration.id, project_id=pid, project_path=path)
         for pid, path in projects
     ]
+    for project_id in unwanted:
+        released = release_hook(platform, integration_id=integration.id, project_id=project_id)
+        if released is not None:
+            outcomes.append(released)
+    return outcomes
 
 
 def webhook_credentials(platform: Platform, session: Session, integration: Integration) -> list[tuple[str, str | None]]:

@@ -66,9 +66,9 @@ def update_module(platform: Platform, name: str, fields: dict[str, Any]) -> Stac
     return stacks.update_stack(platform, name, fields, kind=KIND, editable=EDITABLE)
 
 
-def delete_module(platform: Platform, name: str) -> None:
+def delete_module(platform: Platform, name: str, *, force: bool = False) -> None:
     """Its versions go with it (ON DELETE CASCADE): the registry stops serving them at once."""
-    stacks.delete_stack(platform, name, kind=KIND)
+    stacks.delete_stack(platform, name, kind=KIND, force=force)
 
 
 def source_address(platform: Platform, row: Stack) -> str:

@@ -6,14 +6,17 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stackyard.core.errors import Conflict, Invalid, NotFound
 from stackyard.core.ports import ForgeError
+from stackyard.core.runs import TERMINAL
 from stackyard.core.stacks import StackSpec, normalise_root
+from stackyard.services.feedback import OPEN_STATES
+from stackyard.services.hooks import install_hook, release_hook
 from stackyard.services.integrations import NAME_RULE, forge_for, get_integration, valid_name
-from stackyard.storage.tables import Integration, Stack
+from stackyard.storage.tables import Feedback, Integration, Run, Stack
 
 if TYPE_CHECKING:
     from stackyard.bootstrap import Platform
@@ -111,8 +114,6 @@ def create_stack(platform: Platform, fields: dict[str, Any], *, kind: str = "sta
             raise Conflict(f"a stack or module named {name!r} already exists")
         session.add(row)
     if row.install_webhook:
-        from stackyard.services.hooks import install_hook
-
         install_hook(platform, integration_id=integration.id, project_id=project_id, project_path=project_path)
     return row
 
@@ -142,12 +143,51 @@ def update_stack(
                 row.project_root = normalise_root(value or "")
             else:
                 setattr(row, key, value)
+    if "install_webhook" in fields and row.project_id is not None:
+        if row.install_webhook:
+            install_hook(platform, integration_id=row.integration_id, project_id=row.project_id,
+                         project_path=row.repository)
+        else:
+            release_hook(platform, integration_id=row.integration_id, project_id=row.project_id)
     return row
 
 
-def delete_stack(platform: Platform, name: str, *, kind: str = "stack") -> None:
+def delete_stack(platform: Platform, name: str, *, kind: str = "stack", force: bool = False) -> None:
+    """Refused while a run has not ended or GitLab has not been told how runs ended (`force` drops the
+    untold updates): the runs and their updates go with the stack, and a status GitLab never hears
+    the end of stays "running" on the commit and blocks its merge request.
+
+    The project's hook goes too when nothing else there uses it: a hook left behind would keep
+    GitLab delivering events that start nothing, with a secret that still opens the endpoint.
+    """
     with platform.sessions.begin() as session:
-        session.delete(get_stack(session, name, kind=kind))
+        row = get_stack(session, name, kind=kind)
+        session.refresh(row, with_for_update=True)  # no run starts while we look
+        live = session.execute(
+            select(Run.id, Run.state)
+            .where(Run.stack_id == row.id, Run.state.not_in([str(state) for state in TERMINAL]))
+            .order_by(Run.id)
+        ).all()
+        if live:
+            listed = ", ".join(f"run {run_id} ({state})" for run_id, state in live)
+            raise Conflict(
+                f"{kind} {name!r} has runs that have not ended: {listed}. Cancel or discard them first "
+                f"(`stackyard run cancel {live[0].id}`), so that GitLab is told how they ended."
+            )
+        untold = session.scalar(
+            select(func.count()).select_from(Feedback)
+            .where(Feedback.stack_id == row.id, Feedback.state.in_(OPEN_STATES))
+        )
+        if untold and not force:
+            raise Conflict(
+                f"{untold} update(s) of {kind} {name!r} are still on their way to GitLab (commit statuses, "
+                f"comments, deployments; `stackyard {kind} feedback {name}` lists them). Delete once they "
+                "are sent, or with force to drop them."
+            )
+        integration_id, project_id = row.integration_id, row.project_id
+        session.delete(row)
+    if project_id is not None:
+        release_hook(platform, integration_id=integration_id, project_id=project_id)
 
 
 def stack_secrets(platform: Platform, row: Stack) -> dict[str, str]:

@@ -89,8 +89,9 @@ def patch_module(name: str, body: ModulePatch, platform: PlatformDep, session: S
 
 
 @router.delete("/{name}", status_code=204)
-def delete_module(name: str, platform: PlatformDep) -> None:
-    service.delete_module(platform, name)
+def delete_module(name: str, platform: PlatformDep, force: bool = False) -> None:
+    """409 while a test run has not ended, or (unless force) while updates of its runs are on their way to GitLab."""
+    service.delete_module(platform, name, force=force)
 
 
 @router.get("/{name}/versions")

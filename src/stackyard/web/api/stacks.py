@@ -91,8 +91,9 @@ def patch_stack(name: str, body: StackPatch, platform: PlatformDep, session: Ses
 
 
 @router.delete("/{name}", status_code=204)
-def delete_stack(name: str, platform: PlatformDep) -> None:
-    service.delete_stack(platform, name)
+def delete_stack(name: str, platform: PlatformDep, force: bool = False) -> None:
+    """409 while a run has not ended, or (unless force) while updates of its runs are still on their way to GitLab."""
+    service.delete_stack(platform, name, force=force)
 
 
 @router.get("/{name}/runs")
