@@ -28,7 +28,7 @@ from stackyard.runner.vendors import TESTERS, VENDORS, ApplyResult, PlanResult, 
 from stackyard.runner.workspace import Workspace, WorkspaceCache
 from stackyard.services import module_tests
 from stackyard.services.integrations import forge_for
-from stackyard.services.run_changes import change_state, dispatch, startable_runs, unit_of_work
+from stackyard.services.run_changes import change_state, dispatch, locked_run, startable_runs, unit_of_work
 from stackyard.services.run_log import RunLogWriter
 from stackyard.services.stacks import stack_secrets
 from stackyard.services.token_health import note_token_failure
@@ -228,7 +228,7 @@ def _record_plan(platform: Platform, job: Job, result: PlanResult, writer: RunLo
         writer("stackyard", f"plan: {result.summary.format_short()}")
     writer.flush()  # before the transaction below: SQLite has one writer at a time
     with unit_of_work(platform) as (session, after):
-        run, stack = _load(session, job.run_id)
+        run, stack = locked_run(session, job.run_id)
         if run.state != RunState.PLANNING:
             return False
         run.plan_text = result.plan_text or None
@@ -359,26 +359,13 @@ def _earlier_delivery_pending(session: Any, integration_id: int, run: Run) -> bo
     return pending is not None
 
 
-def _load(session: Any, run_id: int) -> tuple[Run, Stack]:
-    """The run's row is locked until commit, so two workers cannot both act on the state they read.
-
-    On PostgreSQL two transactions could otherwise both read `confirmed` and both move the run on (the
-    second UPDATE waits for the first and then overwrites it); SQLite's BEGIN IMMEDIATE already serialises.
-    """
-    run = session.get(Run, run_id, with_for_update=True)
-    assert run is not None
-    stack = session.get(Stack, run.stack_id)
-    assert stack is not None
-    return run, stack
-
-
 def _move(platform: Platform, job: Job, current: RunState, *path: RunState) -> bool:
     """False when someone else moved the run meanwhile (a cancel, the sweeper): then we stop quietly.
 
     Every state of `path` is taken in order in one transaction, so nobody sees the ones in between.
     """
     with unit_of_work(platform) as (session, after):
-        run, stack = _load(session, job.run_id)
+        run, stack = locked_run(session, job.run_id)
         if run.state != current:
             return False
         for new in path:
@@ -388,7 +375,7 @@ def _move(platform: Platform, job: Job, current: RunState, *path: RunState) -> b
 
 def _end(platform: Platform, job: Job, state: RunState, *, reason: str | None = None) -> None:
     with unit_of_work(platform) as (session, after):
-        run, stack = _load(session, job.run_id)
+        run, stack = locked_run(session, job.run_id)
         if RunState(run.state) in TERMINAL:
             return
         change_state(session, platform, after, run, stack, state, reason=reason)
@@ -398,7 +385,7 @@ def _hand_back(platform: Platform, job: Job, writer: RunLogWriter) -> None:
     """Shutting down mid-plan: nothing was applied, so the run waits in the queue for the next worker."""
     writer("stackyard", "this worker is shutting down: the run goes back to the queue and will plan again")
     with unit_of_work(platform) as (session, after):
-        run, stack = _load(session, job.run_id)
+        run, stack = locked_run(session, job.run_id)
         if run.state in (RunState.PREPARING, RunState.PLANNING):
             change_state(session, platform, after, run, stack, RunState.QUEUED, reason=None)
 

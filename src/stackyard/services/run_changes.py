@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from stackyard.core.errors import NotFound
 from stackyard.core.runs import TERMINAL, RunState, RunType, check_transition
 from stackyard.core.scheduling import RunView, startable
 from stackyard.services.feedback import record_run_feedback
@@ -46,6 +47,21 @@ def unit_of_work(platform: Platform) -> Iterator[tuple[Session, AfterCommit]]:
     with platform.sessions.begin() as session:
         yield session, after
     after.send(platform)
+
+
+def locked_run(session: Session, run_id: int) -> tuple[Run, Stack]:
+    """The run, its row locked until commit, and its stack: every change of a run's state starts here.
+
+    On PostgreSQL (READ COMMITTED) two transactions could otherwise both read `confirmed` and both move
+    the run on, the second UPDATE waiting for the first and then overwriting it: two workers applying one
+    run, or a claim overwriting a person's cancel. SQLite's BEGIN IMMEDIATE already serialises writers.
+    """
+    run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
+    if run is None:
+        raise NotFound(f"no run {run_id}")
+    stack = session.get(Stack, run.stack_id)
+    assert stack is not None
+    return run, stack
 
 
 def change_state(

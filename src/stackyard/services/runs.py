@@ -13,7 +13,7 @@ from stackyard.core.ports import ForgeAuthError, ForgeError
 from stackyard.core.runs import EXECUTING, TERMINAL, RunState, RunType, Trigger
 from stackyard.services.feedback import record_run_feedback
 from stackyard.services.integrations import forge_for
-from stackyard.services.run_changes import change_state, dispatch, unit_of_work
+from stackyard.services.run_changes import change_state, dispatch, locked_run, unit_of_work
 from stackyard.services.stacks import get_stack
 from stackyard.services.sweep import prune_run_workspaces
 from stackyard.services.token_health import note_token_failure
@@ -113,7 +113,7 @@ def trigger_run(platform: Platform, stack_name: str, *, run_type: str, sha: str 
 
 def confirm_run(platform: Platform, run_id: int) -> None:
     with unit_of_work(platform) as (session, after):
-        run, stack = _locked(session, run_id)
+        run, stack = locked_run(session, run_id)
         if run.type != RunType.TRACKED or run.state != RunState.UNCONFIRMED:
             raise Conflict(f"run {run_id} is a {run.type} run in state {run.state}: only an unconfirmed tracked run "
                            "can be confirmed")
@@ -123,7 +123,7 @@ def confirm_run(platform: Platform, run_id: int) -> None:
 
 def discard_run(platform: Platform, run_id: int) -> None:
     with unit_of_work(platform) as (session, after):
-        run, stack = _locked(session, run_id)
+        run, stack = locked_run(session, run_id)
         if run.state != RunState.UNCONFIRMED:
             raise Conflict(f"run {run_id} is {run.state}: only an unconfirmed run can be discarded")
         change_state(session, platform, after, run, stack, RunState.DISCARDED, reason="discarded by a person")
@@ -134,7 +134,7 @@ def discard_run(platform: Platform, run_id: int) -> None:
 def cancel_run(platform: Platform, run_id: int) -> None:
     """Waiting runs end at once; executing ones are stopped by their worker (it kills the process group)."""
     with unit_of_work(platform) as (session, after):
-        run, stack = _locked(session, run_id)
+        run, stack = locked_run(session, run_id)
         state = RunState(run.state)
         if state in TERMINAL:
             raise Conflict(f"run {run_id} is already {run.state}")
@@ -144,12 +144,3 @@ def cancel_run(platform: Platform, run_id: int) -> None:
         change_state(session, platform, after, run, stack, RunState.CANCELED, reason="canceled by a person")
         dispatch(session, after, stack.id)
     prune_run_workspaces(platform)
-
-
-def _locked(session: Session, run_id: int) -> tuple[Run, Stack]:
-    run = session.scalar(select(Run).where(Run.id == run_id).with_for_update())
-    if run is None:
-        raise NotFound(f"no run {run_id}")
-    stack = session.get(Stack, run.stack_id)
-    assert stack is not None
-    return run, stack

@@ -182,7 +182,7 @@ def delete_stack(platform: Platform, name: str, *, kind: str = "stack", force: b
             raise Conflict(
                 f"{untold} update(s) of {kind} {name!r} are still on their way to GitLab (commit statuses, "
                 f"comments, deployments; `stackyard {kind} feedback {name}` lists them). Delete once they "
-                "are sent, or with force to drop them."
+                "are sent, or with --force (?force=true) to drop them."
             )
         integration_id, project_id = row.integration_id, row.project_id
         session.delete(row)
