@@ -56,3 +56,11 @@ def test_every_command_says_what_it_does() -> None:
     for group in ("integration", "stack", "delivery", "run", "module"):
         for name, command in groups[group].commands.items():  # type: ignore[attr-defined]
             assert (command.help or "").strip(), f"stackyard {group} {name} has no help"
+
+
+@pytest.mark.parametrize("token", ["", "  "])
+def test_an_empty_token_is_named_as_the_problem(cli: CliRunner, monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    monkeypatch.setenv("STACKYARD_TOKEN", token)
+    result = cli.invoke(app, ["stack", "list"])
+    assert result.exit_code == 2
+    assert "set STACKYARD_TOKEN" in result.output

@@ -25,10 +25,12 @@ def register(app: typer.Typer) -> None:
 def call(method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None,
          raw: bool = False) -> Any:
     settings = ClientSettings()
-    if settings.token is None:
+    token = settings.token.get_secret_value().strip() if settings.token is not None else ""
+    if not token:
+        # Empty too: `export STACKYARD_TOKEN=$(stackyard token create …)` leaves it empty when that failed.
         typer.echo("error: set STACKYARD_TOKEN (create one with `stackyard token create --name me`)", err=True)
         raise typer.Exit(2)
-    headers = {"Authorization": f"Bearer {settings.token.get_secret_value()}"}
+    headers = {"Authorization": f"Bearer {token}"}
     try:
         response = httpx.request(method, settings.url.rstrip("/") + path, json=body, params=params,
                                  headers=headers, timeout=60)
