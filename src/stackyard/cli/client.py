@@ -129,9 +129,14 @@ def integration_show(name: str) -> None:
     show(call("GET", f"/api/v1/integrations/{name}"))
 
 
-@integration_app.command("delete", help="Unlink a GitLab server (refused while stacks or modules use it).")
-def integration_delete(name: str) -> None:
-    call("DELETE", f"/api/v1/integrations/{name}")
+@integration_app.command("delete")
+def integration_delete(
+    name: str,
+    force: Annotated[bool, typer.Option("--force", help="Leave hooks GitLab may still have (GitLab is gone).")] = False,
+) -> None:
+    """Unlink a GitLab server: refused while stacks or modules use it, and (without --force) while hooks
+    Stackyard installed may still be in GitLab (`hooks --repair` removes them)."""
+    call("DELETE", f"/api/v1/integrations/{name}", params={"force": "true"} if force else None)
     typer.echo(f"deleted integration {name}")
 
 

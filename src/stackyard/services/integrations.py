@@ -154,11 +154,24 @@ def rotate_signing_token(platform: Platform, name: str) -> Integration:
     return row
 
 
-def delete_integration(platform: Platform, name: str) -> None:
+def delete_integration(platform: Platform, name: str, *, force: bool = False) -> None:
+    """Refused while hooks Stackyard installed may still be in GitLab (their removal failed when their
+    last stack went): unlinked, nothing would ever remove them. `force` leaves them, for a GitLab that
+    is gone for good."""
     with platform.sessions.begin() as session:
         row = get_integration(session, name)
         if session.scalar(select(Stack.id).where(Stack.integration_id == row.id).limit(1)) is not None:
             raise Conflict(f"integration {name!r} still has stacks or modules; delete them first")
+        left = sorted(
+            hook.project_path or str(hook.project_id)
+            for hook in session.scalars(select(ManagedHook).where(ManagedHook.integration_id == row.id))
+        )
+        if left and not force:
+            raise Conflict(
+                f"GitLab may still have hooks Stackyard installed for {name!r} on {', '.join(left)}: remove them "
+                f"with `stackyard integration hooks {name} --repair`, or delete with --force (?force=true) to "
+                "leave them"
+            )
         session.delete(row)
 
 

@@ -72,8 +72,9 @@ def update_integration(name: str, body: IntegrationUpdate, platform: PlatformDep
 
 
 @router.delete("/{name}", status_code=204)
-def delete_integration(name: str, platform: PlatformDep) -> None:
-    service.delete_integration(platform, name)
+def delete_integration(name: str, platform: PlatformDep, force: bool = False) -> None:
+    """409 while stacks or modules use it, or (unless force) while hooks Stackyard installed may be left in GitLab."""
+    service.delete_integration(platform, name, force=force)
 
 
 @router.post("/{name}/rotate-secret")
