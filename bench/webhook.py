@@ -9,9 +9,10 @@ Every request to Stackyard carries a fresh Idempotency-Key, so every one is a ne
 each measurement the bench counts the stored rows and queue messages to show nothing was skipped.
 With two or more cores, each server is pinned to CPU 0 and wrk to CPU 1 (`taskset`).
 A shared machine makes single measurements jump by 20%: the two servers take turns for `--rounds`
-rounds, and the summary gives the median of each figure and the ratio of the median rates. CPU per
-delivery is also given as a multiple of the bare endpoint's CPU per request, which carries over between
-machines of different speeds better than milliseconds do.
+rounds, and the summary gives the median of each figure, and the median over rounds of the ratio of the
+rates and of CPU per delivery as a multiple of the bare endpoint's CPU per request (each round's pair is
+measured back to back, so the host's drift between rounds cancels; the multiple also carries over between
+machines of different speeds better than milliseconds do).
 
 `--baseline SRC` also runs Stackyard from another source tree (say `git worktree add /tmp/base main` and
 `--baseline /tmp/base/src`) as a third server in the same rounds, with its own database: an A/B of two
@@ -273,12 +274,17 @@ def main() -> None:
             for name, result in medians.items():
                 show(f"{name} (median)", concurrency, result)
             for name in servers:
-                print(f"ratio {name}/bare at c={concurrency}: {medians[name].rate / medians['bare'].rate:.2f}x "
-                      f"(median of {args.rounds} rounds)")
+                # Each round's pair was measured back to back, so the host's drift between rounds (the bare
+                # endpoint itself can slow by half for a minute) cancels within a pair; medians of the two
+                # columns taken apart could come from rounds in different states of the host.
+                pairs = list(zip(results[name], results["bare"], strict=True))
+                ratio = statistics.median(mine.rate / bare.rate for mine, bare in pairs)
+                multiple = statistics.median(mine.cpu_ms / bare.cpu_ms for mine, bare in pairs)
+                print(f"ratio {name}/bare at c={concurrency}: {ratio:.2f}x (median of {args.rounds} rounds' ratios)")
                 # Milliseconds depend on the machine; the multiple of what the bare endpoint costs on it does less.
-                sy_cpu, bare_cpu = medians[name].cpu_ms, medians["bare"].cpu_ms
-                print(f"CPU per delivery of {name} at c={concurrency}: {sy_cpu:.3f} ms, {sy_cpu / bare_cpu:.1f}x "
-                      f"the bare endpoint's {bare_cpu:.3f} ms per request", flush=True)
+                print(f"CPU per delivery of {name} at c={concurrency}: {medians[name].cpu_ms:.3f} ms, {multiple:.1f}x "
+                      f"the bare endpoint's (median of {args.rounds} rounds' multiples; bare "
+                      f"{medians['bare'].cpu_ms:.3f} ms per request)", flush=True)
             if args.baseline is not None:
                 wins = sum(new.cpu_ms < old.cpu_ms for new, old in zip(results["stackyard"], results["baseline"],
                                                                         strict=True))
