@@ -74,3 +74,23 @@ def test_serve_on_another_port_gives_webhook_urls_on_that_port(tmp_path: Path) -
     assert created["webhook_url"] == f"http://127.0.0.1:{port}/webhooks/gitlab/gl"
     assert f"public URL http://127.0.0.1:{port}" in output
     assert "set STACKYARD_PUBLIC_URL to the address your GitLab reaches Stackyard at" in output
+
+
+def test_a_worker_without_a_public_url_says_where_its_links_will_point(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "STACKYARD_PUBLIC_URL"}
+    env |= {"STACKYARD_DATA_DIR": str(tmp_path), "STACKYARD_LOG_LEVEL": "INFO", "STACKYARD_LOG_FORMAT": "console"}
+    subprocess.run([STACKYARD, "db", "upgrade"], env=env, check=True, capture_output=True)
+    worker = subprocess.Popen([STACKYARD, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    seen: list[str] = []
+    try:
+        assert worker.stdout is not None
+        # The consumer's own start line comes after the warning: read up to it.
+        for line in worker.stdout:
+            seen.append(line)
+            if "consumer started" in line.lower():
+                break
+    finally:
+        worker.terminate()
+        worker.communicate(timeout=60)
+    assert any("STACKYARD_PUBLIC_URL is not set" in line and "http://127.0.0.1:8080" in line for line in seen), seen
