@@ -120,14 +120,21 @@ def test_a_new_public_url_moves_the_hook_instead_of_adding_a_second(
     assert again(client, double, len(double.deliveries) - 1, "moved") == 202
 
 
-def test_an_integration_is_not_unlinked_while_gitlab_may_keep_its_hooks(
+def stacks_gone_but_gitlab_refused_to_drop_the_hook(
     client: TestClient, admin: dict[str, str], gitlab: tuple[GitLabDouble, str]
-) -> None:
+) -> GitLabDouble:
     double, base_url = gitlab
     two_stacks(client, admin, base_url)
     double.faults.fail_next(count=10, status=500, path_contains="/hooks/", method="DELETE")
     for name in ("prod", "dev"):
         assert client.delete(f"/api/v1/stacks/{name}", headers=admin).status_code == 204
+    return double
+
+
+def test_an_integration_is_not_unlinked_while_gitlab_may_keep_its_hooks(
+    client: TestClient, admin: dict[str, str], gitlab: tuple[GitLabDouble, str]
+) -> None:
+    double = stacks_gone_but_gitlab_refused_to_drop_the_hook(client, admin, gitlab)
     refused = client.delete("/api/v1/integrations/gl", headers=admin)
     assert refused.status_code == 409
     assert PROJECT in refused.json()["detail"] and "--repair" in refused.json()["detail"]
@@ -141,11 +148,7 @@ def test_an_integration_is_not_unlinked_while_gitlab_may_keep_its_hooks(
 def test_force_unlinks_an_integration_whose_gitlab_is_gone(
     client: TestClient, admin: dict[str, str], gitlab: tuple[GitLabDouble, str]
 ) -> None:
-    double, base_url = gitlab
-    two_stacks(client, admin, base_url)
-    double.faults.fail_next(count=10, status=500, path_contains="/hooks/", method="DELETE")
-    for name in ("prod", "dev"):
-        assert client.delete(f"/api/v1/stacks/{name}", headers=admin).status_code == 204
+    double = stacks_gone_but_gitlab_refused_to_drop_the_hook(client, admin, gitlab)
     assert client.delete("/api/v1/integrations/gl", headers=admin, params={"force": "true"}).status_code == 204
     assert client.get("/api/v1/integrations/gl", headers=admin).status_code == 404
     assert len(double.hooks(PROJECT)) == 1, "left in GitLab, as asked"
