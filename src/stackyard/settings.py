@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def public_url_set(self) -> bool:
+        """STACKYARD_PUBLIC_URL was given, rather than left to its default."""
+        return "public_url" in self.model_fields_set
+
+    @property
     def workspace_dir(self) -> Path:
         return self.data_dir / "workspaces"
 
@@ -63,7 +68,7 @@ def serving_at(settings: Settings, host: str, port: int) -> Settings:
     A hook installed at the default port while Stackyard listens on another would deliver nowhere.
     A wildcard address names no host GitLab could use, so loopback stands in for it.
     """
-    if "public_url" in settings.model_fields_set:
+    if settings.public_url_set:
         return settings
     if host in ("", "0.0.0.0"):
         host = "127.0.0.1"

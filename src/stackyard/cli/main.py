@@ -95,7 +95,7 @@ def worker() -> None:
     if pending_revisions(platform.engine):
         typer.echo("the database schema is not up to date: run `stackyard db upgrade` first", err=True)
         raise typer.Exit(2)
-    if "public_url" not in platform.settings.model_fields_set:
+    if not platform.settings.public_url_set:
         # `serve` guesses its own address; a worker cannot, and its links in GitLab would point elsewhere.
         typer.echo(
             f"STACKYARD_PUBLIC_URL is not set: links this worker puts into GitLab point at "

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from stackyard.core.ports import ForgeAuthError, ForgeError, HookResult
 from stackyard.gitlab.signatures import new_signing_token
 from stackyard.services.integrations import forge_for, get_integration, webhook_url
-from stackyard.services.token_health import note_token_failure, note_token_ok
+from stackyard.services.token_health import note_token_failure, note_token_ok, watching_token
 from stackyard.storage.tables import Integration, ManagedHook, Stack
 
 if TYPE_CHECKING:
@@ -112,17 +112,15 @@ def release_hook(platform: Platform, *, integration_id: int, project_id: int) ->
         known_id, path = hook.hook_id, hook.project_path
         forge = forge_for(platform, integration)
     try:
-        forge.remove_hook(project_id, url, known_id=known_id)
+        with watching_token(platform, integration_id):
+            forge.remove_hook(project_id, url, known_id=known_id)
     except ForgeError as exc:
-        if isinstance(exc, ForgeAuthError):
-            note_token_failure(platform, integration_id)
         error = f"could not remove the hook, no stack or module uses it any more: {exc.message}"
         with platform.sessions.begin() as session:
             hook = _managed(session, integration_id, project_id)
             if hook is not None:
                 hook.state, hook.last_error = "failed", error
         return HookOutcome(project_id=project_id, project=path, state="failed", hook_id=known_id, error=error)
-    note_token_ok(platform, integration_id)
     with platform.sessions.begin() as session:
         hook = _managed(session, integration_id, project_id)
         # A stack created on the project meanwhile installed the hook again: that row is its own.
